@@ -1,0 +1,41 @@
+"""The REST API: one ninja API object collecting each app's router (OpenAPI at /api/docs)."""
+
+from __future__ import annotations
+
+from ninja import NinjaAPI
+
+from liaison.api import errors
+from liaison.api.auth import SessionAuth, TokenAuth
+
+api = NinjaAPI(
+    title="Liaison API",
+    version="1",
+    description=(
+        "Authenticate with a personal token: `Authorization: Bearer lsn_...` (create one under API tokens). "
+        "Errors answer with `{\"detail\": ..., \"errors\": {field: [messages]}}`."
+    ),
+    auth=[TokenAuth(), SessionAuth()],
+    urls_namespace="api",
+    docs_url="/docs",
+)
+errors.install(api)
+
+
+def _mount() -> None:
+    from liaison.contacts.api import router as contacts_router
+    from liaison.core.api import router as core_router
+    from liaison.core.contributions import IntegrationSpec
+    from liaison.core.registry import registry
+    from liaison.integrations.api import router as integrations_router
+    from liaison.users.api import router as users_router
+
+    api.add_router("", contacts_router)
+    api.add_router("", core_router)
+    api.add_router("", integrations_router)
+    api.add_router("", users_router)
+    for spec in registry.all(IntegrationSpec):
+        if spec.api_router is not None:
+            api.add_router(f"/integrations/{spec.key}", spec.api_router)
+
+
+_mount()

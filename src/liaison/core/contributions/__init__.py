@@ -1,0 +1,26 @@
+"""The typed contributions apps and integrations put in the registry (ARCHITECTURE.md)."""
+
+from liaison.core.contributions.base import Contribution
+from liaison.core.contributions.integrations import (
+    CheckResult,
+    Feature,
+    IntegrationSpec,
+    OAuthConfig,
+    RemoteField,
+)
+from liaison.core.contributions.jobs import JobKind
+from liaison.core.contributions.navigation import NavItem
+from liaison.core.contributions.timeline import PointEvent, TimelineKind
+
+__all__ = [
+    "CheckResult",
+    "Contribution",
+    "Feature",
+    "IntegrationSpec",
+    "JobKind",
+    "NavItem",
+    "OAuthConfig",
+    "PointEvent",
+    "RemoteField",
+    "TimelineKind",
+]

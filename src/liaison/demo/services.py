@@ -1,0 +1,106 @@
+"""Demo data: about 1,000 realistic contacts with companies, custom fields and timelines."""
+
+from __future__ import annotations
+
+import random
+import re
+import unicodedata
+from collections.abc import Callable
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from faker import Faker
+
+from liaison.contacts import services as contacts
+from liaison.contacts.models import Contact, Field
+
+MARKER = "demo.seeded"
+
+DEMO_FIELDS = [
+    {"alias": "industry", "label": "Industry", "type": "select", "group": "professional",
+     "choices": [{"value": v, "label": v} for v in ("Software", "Manufacturing", "Healthcare", "Education",
+                                                     "Retail", "Finance", "Public sector")]},
+    {"alias": "lead_source", "label": "Lead source", "type": "select", "group": "marketing",
+     "choices": [{"value": v, "label": v} for v in ("Webinar", "Trade show", "Website", "Referral", "Partner")]},
+    {"alias": "newsletter", "label": "Newsletter", "type": "boolean", "group": "marketing", "default": False},
+    {"alias": "birthday", "label": "Birthday", "type": "date", "group": "personal"},
+    {"alias": "annual_revenue", "label": "Annual revenue (k€)", "type": "number", "group": "professional"},
+    {"alias": "interests", "label": "Interests", "type": "multiselect", "group": "marketing",
+     "choices": [{"value": v, "label": v} for v in ("Automation", "Analytics", "CRM", "E-mail", "Events")]},
+]
+
+
+def seed_demo(contact_count: int = 1000, seed: int = 42) -> dict[str, int]:
+    """Create the demo fields, companies, contacts and timeline entries (idempotent)."""
+    fake = Faker(["en_GB", "fr_FR", "de_DE"])
+    Faker.seed(seed)
+    rng = random.Random(seed)
+    with transaction.atomic():
+        for spec in DEMO_FIELDS:
+            if not Field.objects.filter(object="contact", alias=spec["alias"]).exists():
+                contacts.save_field({"object": "contact", **spec})
+        companies = [fake.unique.company() for _ in range(max(10, contact_count // 8))]
+        rows = []
+        for n in range(contact_count):
+            first, last = fake.first_name(), fake.last_name()
+            domain = "example.com" if n % 3 else "example.org"
+            rows.append({
+                "email": f"{_ascii(first)}.{_ascii(last)}.{n}@{domain}",
+                "first_name": first, "last_name": last, "position": fake.job()[:150],
+                "phone": fake.numerify("+44 20 #### ####"), "city": fake.city(), "country": fake.current_country(),
+                "postcode": fake.postcode(), "address1": fake.street_address().replace("\n", ", "),
+                "company": rng.choice(companies), "points": rng.choice([0, 0, 5, 10, 20, 35, 50, 80]),
+                "custom": {
+                    "industry": rng.choice(DEMO_FIELDS[0]["choices"])["value"],
+                    "lead_source": rng.choice(DEMO_FIELDS[1]["choices"])["value"],
+                    "newsletter": rng.random() < 0.6,
+                    "birthday": fake.date_of_birth(minimum_age=22, maximum_age=65).isoformat(),
+                    "annual_revenue": rng.randrange(50, 50000, 50),
+                    "interests": rng.sample([c["value"] for c in DEMO_FIELDS[5]["choices"]], k=rng.randint(0, 3)),
+                },
+            })
+        result = contacts.upsert_contacts(rows)
+        now = timezone.now()
+        ids = sorted(result.ids.values())
+        created_at = {pk: now - timedelta(days=rng.randint(1, 400), minutes=rng.randint(0, 1440)) for pk in ids}
+        activities = []
+        for pk in ids:
+            activities.append(contacts.ActivityInput(pk, "contact.created", created_at[pk], "Contact created",
+                                                     f"contact.created:{pk}", {"by": "demo"}, "demo"))
+            if rng.random() < 0.3:
+                when = created_at[pk] + timedelta(days=rng.randint(0, 30))
+                activities.append(contacts.ActivityInput(
+                    pk, "contact.note", min(when, now), rng.choice(
+                        ["Called about the spring webinar", "Asked for a product demo", "Met at the trade show",
+                         "Interested in the training programme", "Wants a quote for 50 seats"]),
+                    f"demo.note:{pk}", {}, "demo"))
+        written = contacts.record_activities(activities)
+        dnc = ids[:: 37]
+        Contact.objects.filter(pk__in=dnc).update(do_not_contact=True, dnc_reason="Unsubscribed", dnc_at=now)
+        _backdate(created_at)
+    return {"contacts": len(ids), "activities": written}
+
+
+def _ascii(name: str) -> str:
+    """A name as it would appear in an e-mail address (e.g. Françoise -> francoise)."""
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "", plain.lower()) or "contact"
+
+
+def _backdate(created_at: dict) -> None:
+    """Spread creation dates over the last year, as a real database would have them."""
+    batch = [Contact(pk=pk, created_at=when) for pk, when in created_at.items()]
+    Contact.objects.bulk_update(batch, ["created_at"], batch_size=500)
+
+
+def prepare_demo(write: Callable[[str], None] = print) -> str:
+    """Seed the demo once (a marker file under var/ remembers it)."""
+    marker = settings.VAR_DIR / MARKER
+    if marker.exists():
+        return "Demo data already present."
+    write("Seeding demo data…")
+    counts = seed_demo()
+    marker.write_text("seeded\n")
+    return f"Demo data: {counts['contacts']} contacts, {counts['activities']} timeline entries."

@@ -1,0 +1,14 @@
+from django.urls import include, path
+
+from liaison.api import api
+
+handler403 = "liaison.web.views.permission_denied"
+
+urlpatterns = [
+    path("", include("liaison.web.urls")),
+    path("", include("liaison.users.urls")),
+    path("", include("liaison.core.urls")),
+    path("", include("liaison.contacts.urls")),
+    path("", include("liaison.integrations.urls")),
+    path("api/", api.urls),
+]

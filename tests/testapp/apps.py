@@ -1,0 +1,19 @@
+from django.apps import AppConfig
+
+
+class TestappConfig(AppConfig):
+    """Test-only contributions: the Example CRM integration and its timeline kind."""
+
+    name = "tests.testapp"
+    label = "testapp"
+
+    def ready(self) -> None:
+        from liaison.core.contributions import TimelineKind
+        from liaison.core.registry import registry
+        from tests.testapp.spec import ExampleBasicSpec, ExampleSpec
+
+        registry.register(
+            ExampleSpec(),
+            ExampleBasicSpec(),
+            TimelineKind(key="example.synced", label="Synced from Example CRM", icon="⇄", group="Example"),
+        )
