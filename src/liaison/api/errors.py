@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from django.core.exceptions import PermissionDenied
+from django.db import DataError
 from django.http import Http404
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -68,6 +69,18 @@ def install(api) -> None:
         return api.create_response(
             request, {"detail": "Authenticate with “Authorization: Bearer <token>” or a signed-in session."},
             status=401)
+
+    @api.exception_handler(OverflowError)
+    def on_overflow(request, exc):
+        # The last line of defence: schemas bound their numbers, this catches the rest.
+        return api.create_response(request, {"detail": "A number in the request is too large to store."},
+                                   status=422)
+
+    @api.exception_handler(DataError)
+    def on_data_error(request, exc):
+        logger.warning("database refused a value: %s", exc)
+        return api.create_response(request, {"detail": "A value in the request is too large or malformed to "
+                                                       "store."}, status=422)
 
     @api.exception_handler(LiaisonError)
     def on_liaison(request, exc):

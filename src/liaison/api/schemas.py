@@ -1,6 +1,13 @@
-from __future__ import annotations
+from typing import Annotated
 
 from ninja import Schema
+from pydantic import Field
+
+# Bounds the database can store: ids are 64-bit, integer columns 32-bit.
+MAX_ID = 2**63 - 1
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+SmallInt = Annotated[int, Field(ge=-2_000_000_000, le=2_000_000_000)]
+Count = Annotated[int, Field(ge=0, le=2_000_000_000)]
 
 
 class ErrorOut(Schema):

@@ -1,16 +1,17 @@
-from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any, Literal
 
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
-from ninja import File, Query, Router, Schema
+from ninja import File, Query, Router, Schema, Status
 from ninja.files import UploadedFile
-from ninja.pagination import LimitOffsetPagination, paginate
-from pydantic import ConfigDict, Field as PydanticField
+from ninja.pagination import paginate
+from pydantic import ConfigDict
+from pydantic import Field as PydanticField
 
-from liaison.api.schemas import ERRORS
+from liaison.api.pagination import Pagination
+from liaison.api.schemas import ERRORS, Count, Id, SmallInt
 from liaison.contacts import exports, imports, services
 from liaison.contacts.models import Activity, Company, Contact, ContactImport, Field
 from liaison.core.errors import ValidationFailed
@@ -65,8 +66,8 @@ class ContactIn(Schema):
     postcode: str | None = None
     country: str | None = None
     company: str | None = PydanticField(None, description="Company name; created when new.")
-    owner: str | int | None = PydanticField(None, description="User id, username or e-mail.")
-    points: int | None = None
+    owner: str | Id | None = PydanticField(None, description="User id, username or e-mail.")
+    points: SmallInt | None = None
     do_not_contact: bool | None = None
     dnc_reason: str | None = None
     custom: dict[str, Any] | None = None
@@ -74,10 +75,10 @@ class ContactIn(Schema):
 
 class ContactFilters(Schema):
     q: str | None = None
-    company: int | None = None
-    owner: int | None = None
+    company: Id | None = None
+    owner: Id | None = None
     do_not_contact: bool | None = None
-    points_min: int | None = None
+    points_min: SmallInt | None = None
     created_after: date | None = None
     created_before: date | None = None
     sort: str | None = PydanticField(None, description="name, email, created, points, active; prefix - to reverse")
@@ -118,7 +119,7 @@ class ActivityOut(Schema):
 class ActivityIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    contact_id: int
+    contact_id: Id
     kind: str
     occurred_at: datetime
     title: str = PydanticField(..., min_length=1, max_length=300)
@@ -128,7 +129,7 @@ class ActivityIn(Schema):
 
 
 class ActivityFilters(Schema):
-    contact: int | None = None
+    contact: Id | None = None
     kind: list[str] | None = None
     since: datetime | None = None
     until: datetime | None = None
@@ -176,9 +177,9 @@ class CompanyIn(Schema):
     postcode: str | None = None
     country: str | None = None
     industry: str | None = None
-    employees: int | None = None
+    employees: Count | None = None
     custom: dict[str, Any] | None = None
-    owner: int | None = None
+    owner: Id | None = None
 
 
 class FieldOut(Schema):
@@ -203,7 +204,7 @@ class FieldIn(Schema):
     group: str | None = None
     default: Any = None
     choices: list[dict[str, Any]] | list[str] | None = None
-    order: int | None = None
+    order: SmallInt | None = None
 
 
 class ImportOut(Schema):
@@ -251,7 +252,7 @@ def _present(payload: Schema) -> dict[str, Any]:
 # -- contacts ------------------------------------------------------------------------
 
 @router.get("/contacts", response=list[ContactOut])
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_contacts(request, filters: ContactFilters = Query(...)):
     params = {k: v for k, v in filters.model_dump().items() if v is not None}
     if "do_not_contact" in params:
@@ -264,7 +265,7 @@ def create_contact(request, payload: ContactIn):
     data = _present(payload)
     if not data.get("email"):
         raise ValidationFailed({"email": ["E-mail is required."]})
-    return 201, services.save_contact(_flatten(data), user=request.user, source="api")
+    return Status(201, services.save_contact(_flatten(data), user=request.user, source="api"))
 
 
 def _flatten(data: dict[str, Any]) -> dict[str, Any]:
@@ -292,38 +293,38 @@ def bulk_upsert(request, payload: BulkIn):
 
 
 @router.get("/contacts/{contact_id}", response={200: ContactOut, **ERRORS})
-def get_contact(request, contact_id: int):
+def get_contact(request, contact_id: Id):
     return get_object_or_404(Contact.objects.select_related("company"), pk=contact_id)
 
 
 @router.patch("/contacts/{contact_id}", response={200: ContactOut, **ERRORS})
-def update_contact(request, contact_id: int, payload: ContactIn):
+def update_contact(request, contact_id: Id, payload: ContactIn):
     contact = get_object_or_404(Contact, pk=contact_id)
     return services.save_contact(_flatten(_present(payload)), contact=contact, user=request.user, source="api")
 
 
 @router.delete("/contacts/{contact_id}", response={204: None, **ERRORS})
-def delete_contact(request, contact_id: int):
+def delete_contact(request, contact_id: Id):
     contact = get_object_or_404(Contact, pk=contact_id)
     services.delete_contacts([contact.pk])
-    return 204, None
+    return Status(204, None)
 
 
 @router.post("/contacts/{contact_id}/do-not-contact", response={200: ContactOut, **ERRORS})
-def set_dnc(request, contact_id: int, payload: DncIn):
+def set_dnc(request, contact_id: Id, payload: DncIn):
     contact = get_object_or_404(Contact, pk=contact_id)
     return services.set_do_not_contact(contact, payload.do_not_contact, payload.reason, source="api")
 
 
 @router.post("/contacts/{contact_id}/notes", response={201: ActivityOut, **ERRORS})
-def add_note(request, contact_id: int, payload: NoteIn):
+def add_note(request, contact_id: Id, payload: NoteIn):
     contact = get_object_or_404(Contact, pk=contact_id)
-    return 201, services.add_note(contact, payload.text, request.user)
+    return Status(201, services.add_note(contact, payload.text, request.user))
 
 
 @router.get("/contacts/{contact_id}/activities", response=list[ActivityOut])
-@paginate(LimitOffsetPagination)
-def contact_activities(request, contact_id: int, kind: list[str] = Query(None)):
+@paginate(Pagination)
+def contact_activities(request, contact_id: Id, kind: list[str] = Query(None)):
     contact = get_object_or_404(Contact, pk=contact_id)
     return services.timeline(contact, kind)
 
@@ -331,7 +332,7 @@ def contact_activities(request, contact_id: int, kind: list[str] = Query(None)):
 # -- activities ------------------------------------------------------------------------
 
 @router.get("/activities", response=list[ActivityOut])
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_activities(request, filters: ActivityFilters = Query(...)):
     qs = Activity.objects.all()
     if filters.contact:
@@ -365,7 +366,7 @@ def record(request, payload: list[ActivityIn]):
 # -- companies ---------------------------------------------------------------------------
 
 @router.get("/companies", response=list[CompanyOut], tags=["companies"])
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_companies(request, q: str | None = None):
     qs = Company.objects.order_by("name")
     if q:
@@ -378,23 +379,23 @@ def create_company(request, payload: CompanyIn):
     data = _present(payload)
     if not data.get("name"):
         raise ValidationFailed({"name": ["A company needs a name."]})
-    return 201, services.save_company(data)
+    return Status(201, services.save_company(data))
 
 
 @router.get("/companies/{company_id}", response={200: CompanyOut, **ERRORS}, tags=["companies"])
-def get_company(request, company_id: int):
+def get_company(request, company_id: Id):
     return get_object_or_404(Company, pk=company_id)
 
 
 @router.patch("/companies/{company_id}", response={200: CompanyOut, **ERRORS}, tags=["companies"])
-def update_company(request, company_id: int, payload: CompanyIn):
+def update_company(request, company_id: Id, payload: CompanyIn):
     return services.save_company(_present(payload), company=get_object_or_404(Company, pk=company_id))
 
 
 @router.delete("/companies/{company_id}", response={204: None, **ERRORS}, tags=["companies"])
-def delete_company(request, company_id: int):
+def delete_company(request, company_id: Id):
     get_object_or_404(Company, pk=company_id).delete()
-    return 204, None
+    return Status(204, None)
 
 
 # -- custom fields -----------------------------------------------------------------------
@@ -413,16 +414,16 @@ def create_field(request, payload: FieldIn):
     data.setdefault("object", "contact")
     if isinstance(data.get("choices"), list) and data["choices"] and isinstance(data["choices"][0], str):
         data["choices"] = [{"value": c, "label": c} for c in data["choices"]]
-    return 201, services.save_field(data)
+    return Status(201, services.save_field(data))
 
 
 @router.get("/fields/{field_id}", response={200: FieldOut, **ERRORS}, tags=["fields"])
-def get_field(request, field_id: int):
+def get_field(request, field_id: Id):
     return get_object_or_404(Field, pk=field_id)
 
 
 @router.patch("/fields/{field_id}", response={200: FieldOut, **ERRORS}, tags=["fields"])
-def update_field(request, field_id: int, payload: FieldIn):
+def update_field(request, field_id: Id, payload: FieldIn):
     data = _present(payload)
     if isinstance(data.get("choices"), list) and data["choices"] and isinstance(data["choices"][0], str):
         data["choices"] = [{"value": c, "label": c} for c in data["choices"]]
@@ -430,9 +431,9 @@ def update_field(request, field_id: int, payload: FieldIn):
 
 
 @router.delete("/fields/{field_id}", response={204: None, **ERRORS}, tags=["fields"])
-def delete_field(request, field_id: int):
+def delete_field(request, field_id: Id):
     services.delete_field(get_object_or_404(Field, pk=field_id))
-    return 204, None
+    return Status(204, None)
 
 
 # -- CSV imports -----------------------------------------------------------------------------
@@ -440,23 +441,23 @@ def delete_field(request, field_id: int):
 @router.post("/imports", response={201: ImportPreviewOut, **ERRORS}, tags=["imports"])
 def upload_import(request, file: UploadedFile = File(...)):
     contact_import = imports.create_import(file, request.user)
-    return 201, {"contact_import": contact_import, "preview": imports.preview(contact_import)}
+    return Status(201, {"contact_import": contact_import, "preview": imports.preview(contact_import)})
 
 
 @router.get("/imports/{import_id}", response={200: ImportOut, **ERRORS}, tags=["imports"])
-def get_import(request, import_id: int):
+def get_import(request, import_id: Id):
     return get_object_or_404(ContactImport, pk=import_id)
 
 
 @router.put("/imports/{import_id}/mapping", response={200: ImportPreviewOut, **ERRORS}, tags=["imports"])
-def map_import(request, import_id: int, payload: MappingIn):
+def map_import(request, import_id: Id, payload: MappingIn):
     contact_import = imports.set_mapping(get_object_or_404(ContactImport, pk=import_id), payload.mapping,
                                          payload.policy)
     return {"contact_import": contact_import, "preview": imports.preview(contact_import)}
 
 
 @router.post("/imports/{import_id}/start", response={200: ImportOut, **ERRORS}, tags=["imports"])
-def start_import(request, import_id: int):
+def start_import(request, import_id: Id):
     contact_import = get_object_or_404(ContactImport, pk=import_id)
     imports.start_import(contact_import, request.user)
     contact_import.refresh_from_db()
@@ -464,6 +465,6 @@ def start_import(request, import_id: int):
 
 
 @router.get("/imports/{import_id}/errors", response=list[ImportErrorOut], tags=["imports"])
-@paginate(LimitOffsetPagination)
-def import_errors(request, import_id: int):
+@paginate(Pagination)
+def import_errors(request, import_id: Id):
     return get_object_or_404(ContactImport, pk=import_id).row_errors.all()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 
 from dateutil import parser as dateparser
@@ -31,6 +31,8 @@ class FieldDef:
     group: str = "core"
     choices: tuple[str, ...] = ()
     custom: bool = False
+    # For numbers stored in integer columns (points): whole numbers within these bounds.
+    whole_between: tuple[int, int] | None = None
 
     @property
     def alias(self) -> str:
@@ -52,7 +54,7 @@ STANDARD_FIELDS: tuple[FieldDef, ...] = (
     FieldDef("postcode", "Postcode", "text", 30, group="address"),
     FieldDef("country", "Country", "text", 100, group="address"),
     FieldDef("company", "Company name", "text", 255, group="company"),
-    FieldDef("points", "Points", "number"),
+    FieldDef("points", "Points", "number", whole_between=(-2_000_000_000, 2_000_000_000)),
     FieldDef("do_not_contact", "Do not contact", "boolean"),
     FieldDef("dnc_reason", "Do-not-contact reason", "text", 255),
     FieldDef("owner", "Owner (username or e-mail)", "text", 150),
@@ -146,6 +148,11 @@ def coerce(field: FieldDef, value):
             if not number.is_finite():
                 raise ValueError(f"{value!r} is not a number")
             number = int(number) if number == number.to_integral_value() else float(number)
+        if field.whole_between:
+            low, high = field.whole_between
+            if number != int(number) or not low <= number <= high:
+                raise ValueError(f"must be a whole number between {low:,} and {high:,}")
+            number = int(number)
         return number
     if kind == "boolean":
         if isinstance(value, bool):
@@ -173,7 +180,7 @@ def coerce(field: FieldDef, value):
                 raise ValueError(f"{value!r} is not a date and time") from None
         if timezone.is_naive(value):
             value = timezone.make_aware(value, timezone.get_current_timezone())
-        return value.astimezone(timezone.UTC).isoformat().replace("+00:00", "Z")
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
     if kind == "select":
         text = str(value)
         if field.choices and text not in field.choices:

@@ -11,6 +11,7 @@ import codecs
 import csv
 import io
 import re
+import unicodedata
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -36,7 +37,7 @@ PREVIEW_ROWS = 10
 DELIMITERS = ",;\t|"
 
 
-def _decode_sample(raw: bytes) -> tuple[str, str]:
+def _decode_sample(raw: bytes, truncated: bool) -> tuple[str, str]:
     """(encoding, text) of the start of a file: UTF-8 (with or without BOM), else Latin-1."""
     if raw.startswith(codecs.BOM_UTF8):
         return "utf-8-sig", raw.decode("utf-8-sig", errors="ignore")
@@ -44,7 +45,7 @@ def _decode_sample(raw: bytes) -> tuple[str, str]:
         # A multi-byte character may be cut at the end of the sample.
         return "utf-8", raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        if exc.start >= len(raw) - 3:
+        if truncated and exc.start >= len(raw) - 3:
             return "utf-8", raw[: exc.start].decode("utf-8")
         return "latin-1", raw.decode("latin-1")
 
@@ -60,7 +61,9 @@ def _sniff_delimiter(sample: str) -> str:
 
 
 def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "", text.lower())
+    """Headers compared without case, accents or punctuation ("Prénom" ~ "prenom")."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "", plain.lower())
 
 
 def guess_mapping(headers: list[str]) -> dict[str, str]:
@@ -109,12 +112,13 @@ def create_import(upload: UploadedFile, user=None) -> ContactImport:
     """Store an uploaded CSV file, detect its encoding, delimiter and header, guess a mapping."""
     if upload is None or not upload.size:
         raise ValidationFailed({"file": ["Choose a CSV file; this one is empty."]})
-    head = upload.read(65536)
+    sample_size = 65536
+    head = upload.read(sample_size)
     upload.seek(0)
     if b"\x00" in head[:4096]:
         raise ValidationFailed({"file": ["This is not a text CSV file (it looks binary, e.g. a spreadsheet). "
                                          "Save it as CSV first."]})
-    encoding, sample = _decode_sample(head)
+    encoding, sample = _decode_sample(head, truncated=len(head) == sample_size)
     delimiter = _sniff_delimiter(sample)
     try:
         header = next(csv.reader(io.StringIO(sample), delimiter=delimiter))

@@ -124,13 +124,12 @@ def prepare_rows(
         problems: dict[str, str] = {}
         email = str(row.get("email") or "").strip()
         if not email:
-            errors.append((index, {"email": "E-mail is missing."}))
-            continue
-        try:
-            email = coerce(STANDARD_BY_KEY["email"], email)
-        except ValueError as exc:
-            errors.append((index, {"email": f"E-mail: {exc}."}))
-            continue
+            problems["email"] = "E-mail is missing."
+        else:
+            try:
+                email = coerce(STANDARD_BY_KEY["email"], email)
+            except ValueError as exc:
+                problems["email"] = f"E-mail: {exc}."
         columns: dict[str, Any] = {}
         custom: dict[str, Any] = {}
         company = None
@@ -668,10 +667,9 @@ def save_company(data: Mapping[str, Any], *, company: Company | None = None) -> 
         setattr(company, key, value or "")
     if "employees" in data:
         try:
-            value = coerce(FieldDef("employees", "employees", "number"), data["employees"])
-            if value is not None and (int(value) != value or value < 0):
-                raise ValueError("must be a whole number")
-            company.employees = None if value is None else int(value)
+            value = coerce(FieldDef("employees", "employees", "number", whole_between=(0, 2_000_000_000)),
+                           data["employees"])
+            company.employees = value
         except ValueError as exc:
             errors.setdefault("employees", []).append(f"Employees {exc}.")
     custom_defs = {d.alias: d for d in company_custom_defs()}

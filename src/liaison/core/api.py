@@ -1,13 +1,13 @@
-from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
 from django.shortcuts import get_object_or_404
-from ninja import Router, Schema
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja import Router, Schema, Status
+from ninja.pagination import paginate
 
-from liaison.api.schemas import ERRORS
+from liaison.api.pagination import Pagination
+from liaison.api.schemas import ERRORS, Id
 from liaison.core import jobs, schedules
 from liaison.core.errors import ValidationFailed
 from liaison.core.models import Job, Schedule
@@ -58,7 +58,7 @@ class ScheduleIn(Schema):
 
 
 @router.get("/jobs", response=list[JobOut])
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_jobs(request, status: str | None = None, kind: str | None = None):
     qs = Job.objects.all()
     if status:
@@ -71,12 +71,12 @@ def list_jobs(request, status: str | None = None, kind: str | None = None):
 
 
 @router.get("/jobs/{job_id}", response={200: JobDetailOut, **ERRORS})
-def get_job(request, job_id: int):
+def get_job(request, job_id: Id):
     return get_object_or_404(Job, pk=job_id)
 
 
 @router.post("/jobs/{job_id}/cancel", response={200: JobOut, **ERRORS})
-def cancel_job(request, job_id: int):
+def cancel_job(request, job_id: Id):
     job = get_object_or_404(Job, pk=job_id)
     if not jobs.cancel(job):
         raise ValidationFailed({"__all__": ["This job has already finished."]})
@@ -85,11 +85,11 @@ def cancel_job(request, job_id: int):
 
 
 @router.post("/jobs/{job_id}/retry", response={201: JobOut, **ERRORS})
-def retry_job(request, job_id: int):
+def retry_job(request, job_id: Id):
     job = get_object_or_404(Job, pk=job_id)
     if job.is_active:
         raise ValidationFailed({"__all__": ["This job is still active."]})
-    return 201, jobs.retry(job, user=request.user)
+    return Status(201, jobs.retry(job, user=request.user))
 
 
 @router.get("/schedules", response=list[ScheduleOut], tags=["schedules"])
@@ -99,7 +99,7 @@ def list_schedules(request):
 
 @router.patch("/schedules/{schedule_id}", response={200: ScheduleOut, **ERRORS}, tags=["schedules"])
 @requires("admin")
-def update_schedule(request, schedule_id: int, payload: ScheduleIn):
+def update_schedule(request, schedule_id: Id, payload: ScheduleIn):
     schedule = get_object_or_404(Schedule, pk=schedule_id)
     cron = schedule.cron if payload.cron is None else payload.cron
     enabled = schedule.enabled if payload.enabled is None else payload.enabled

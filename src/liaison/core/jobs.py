@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, close_old_connections, connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
@@ -351,7 +351,6 @@ def run_queued(limit: int | None = None) -> int:
     """Run due queued jobs in this process (``liaison jobs run``; tests)."""
     ran = 0
     while limit is None or ran < limit:
-        close_old_connections()
         now = timezone.now()
         job_id = (
             Job.objects.filter(status__in=[Job.Status.QUEUED, Job.Status.RETRYING], cancel_requested=False)

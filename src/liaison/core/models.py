@@ -113,7 +113,7 @@ class Credential(models.Model):
     token_type = models.CharField(max_length=40, default="Bearer")
     expires_at = models.DateTimeField(null=True, blank=True)
     scope = models.TextField(blank=True, default="")
-    extra = EncryptedJSONField(blank=True, default="")
+    extra = EncryptedJSONField(blank=True, default=dict)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import signal
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from cronsim import CronSim, CronSimError
 from django.conf import settings
@@ -37,7 +37,7 @@ def validate_cron(expression: str) -> str:
 
 
 def _naive_utc(moment: datetime) -> datetime:
-    return timezone.make_naive(moment, timezone.UTC) if timezone.is_aware(moment) else moment
+    return timezone.make_naive(moment, UTC) if timezone.is_aware(moment) else moment
 
 
 def latest_slot(expression: str, after: datetime | None, now: datetime) -> datetime | None:
@@ -45,7 +45,7 @@ def latest_slot(expression: str, after: datetime | None, now: datetime) -> datet
     start = max(after, now - LOOKBACK) if after else now - LOOKBACK
     latest = None
     for slot in CronSim(expression, _naive_utc(start)):
-        slot = timezone.make_aware(slot, timezone.UTC)
+        slot = timezone.make_aware(slot, UTC)
         if slot > now:
             break
         latest = slot
@@ -53,7 +53,7 @@ def latest_slot(expression: str, after: datetime | None, now: datetime) -> datet
 
 
 def next_slot(expression: str, now: datetime) -> datetime:
-    return timezone.make_aware(next(iter(CronSim(expression, _naive_utc(now)))), timezone.UTC)
+    return timezone.make_aware(next(iter(CronSim(expression, _naive_utc(now)))), UTC)
 
 
 def upsert_schedule(name: str, kind: str, cron: str, params: dict | None = None, owner_key: str = "",

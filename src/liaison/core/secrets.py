@@ -142,7 +142,9 @@ def rotate_all(batch_size: int = 500) -> dict[str, int]:
                     pk, values = row[0], row[1:]
                     update = {}
                     for name, plain in zip(names, values):
-                        if plain in (None, "", {}):
+                        # Empty text is stored as is; JSON values (even {}) are stored encrypted.
+                        if plain is None or (plain == "" and isinstance(model._meta.get_field(name),
+                                                                         EncryptedTextField)):
                             continue
                         update[name] = plain
                     if update:

@@ -1,15 +1,15 @@
-from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
 from django.shortcuts import get_object_or_404
-from ninja import Router, Schema
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja import Router, Schema, Status
+from ninja.pagination import paginate
 from pydantic import ConfigDict
 from pydantic import Field as PydanticField
 
-from liaison.api.schemas import ERRORS
+from liaison.api.pagination import Pagination
+from liaison.api.schemas import ERRORS, Id
 from liaison.core.api import JobOut
 from liaison.core.permissions import requires
 from liaison.integrations import schema, services
@@ -69,7 +69,7 @@ class IntegrationIn(Schema):
     name: str
     settings: dict[str, Any] = {}
     features: dict[str, bool] = {}
-    owner: int | None = None
+    owner: Id | None = None
     published: bool = True
 
 
@@ -81,7 +81,7 @@ class IntegrationPatch(Schema):
         None, description="Settings to change; a secret sent as \"\" or left out keeps its stored value")
     clear_secrets: list[str] = []
     features: dict[str, bool] | None = None
-    owner: int | None = None
+    owner: Id | None = None
     published: bool | None = None
 
 
@@ -173,17 +173,17 @@ def create_integration(request, payload: IntegrationIn):
     integration = services.create_integration(payload.spec, payload.name, payload.settings, user=request.user,
                                                owner=payload.owner, features=payload.features,
                                                published=payload.published)
-    return 201, _out(integration)
+    return Status(201, _out(integration))
 
 
 @router.get("/integrations/{integration_id}", response={200: IntegrationOut, **ERRORS})
-def get_integration(request, integration_id: int):
+def get_integration(request, integration_id: Id):
     return _out(get_object_or_404(Integration, pk=integration_id))
 
 
 @router.patch("/integrations/{integration_id}", response={200: IntegrationOut, **ERRORS})
 @requires("admin")
-def update_integration(request, integration_id: int, payload: IntegrationPatch):
+def update_integration(request, integration_id: Id, payload: IntegrationPatch):
     integration = get_object_or_404(Integration, pk=integration_id)
     data = payload.model_dump(exclude_unset=True)
     services.update_integration(
@@ -195,52 +195,52 @@ def update_integration(request, integration_id: int, payload: IntegrationPatch):
 
 @router.delete("/integrations/{integration_id}", response={204: None, **ERRORS})
 @requires("admin")
-def delete_integration(request, integration_id: int):
+def delete_integration(request, integration_id: Id):
     services.delete_integration(get_object_or_404(Integration, pk=integration_id))
-    return 204, None
+    return Status(204, None)
 
 
 @router.post("/integrations/{integration_id}/check", response={200: CheckOut, **ERRORS})
-def check(request, integration_id: int):
+def check(request, integration_id: Id):
     result = services.check_connection(get_object_or_404(Integration, pk=integration_id))
     return {"ok": result.ok, "message": result.message, "details": result.details}
 
 
 @router.post("/integrations/{integration_id}/sync", response={202: JobOut, **ERRORS})
-def sync_now(request, integration_id: int, payload: SyncIn | None = None):
+def sync_now(request, integration_id: Id, payload: SyncIn | None = None):
     payload = payload or SyncIn()
     options = dict(payload.options)
     if payload.full:
         options["full"] = True
     integration = get_object_or_404(Integration, pk=integration_id)
-    return 202, services.start_sync(integration, user=request.user, trigger="api", options=options)
+    return Status(202, services.start_sync(integration, user=request.user, trigger="api", options=options))
 
 
 @router.get("/integrations/{integration_id}/runs", response=list[RunOut])
-@paginate(LimitOffsetPagination)
-def list_runs(request, integration_id: int):
+@paginate(Pagination)
+def list_runs(request, integration_id: Id):
     return get_object_or_404(Integration, pk=integration_id).runs.all()
 
 
 @router.get("/integrations/{integration_id}/runs/{run_id}", response={200: RunDetailOut, **ERRORS})
-def get_run(request, integration_id: int, run_id: int):
+def get_run(request, integration_id: Id, run_id: Id):
     return get_object_or_404(SyncRun, pk=run_id, integration_id=integration_id)
 
 
 @router.get("/integrations/{integration_id}/mappings", response=list[MappingRow])
-def get_mappings(request, integration_id: int):
+def get_mappings(request, integration_id: Id):
     return list(get_object_or_404(Integration, pk=integration_id).mappings.all())
 
 
 @router.put("/integrations/{integration_id}/mappings", response={200: list[MappingRow], **ERRORS})
 @requires("admin")
-def put_mappings(request, integration_id: int, payload: list[MappingRow]):
+def put_mappings(request, integration_id: Id, payload: list[MappingRow]):
     integration = get_object_or_404(Integration, pk=integration_id)
     return services.save_mappings(integration, [row.model_dump() for row in payload])
 
 
 @router.get("/integrations/{integration_id}/calls", response=list[ApiCallOut])
-@paginate(LimitOffsetPagination)
-def list_calls(request, integration_id: int):
+@paginate(Pagination)
+def list_calls(request, integration_id: Id):
     get_object_or_404(Integration, pk=integration_id)
     return ApiCall.objects.filter(integration_id=integration_id)

@@ -22,7 +22,7 @@ class Integration(models.Model):
     published = models.BooleanField(
         default=True, help_text="Unpublished integrations keep their data but do not sync or act.")
     settings = models.JSONField(default=dict, blank=True)
-    secrets = EncryptedJSONField(blank=True, default="")
+    secrets = EncryptedJSONField(blank=True, default=dict)
     features = models.JSONField(default=dict, blank=True)
     owner = models.ForeignKey(
         django_settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",

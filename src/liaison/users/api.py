@@ -1,14 +1,13 @@
-from __future__ import annotations
 
 from datetime import datetime
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from pydantic import ConfigDict
 
-from liaison.api.schemas import ERRORS
+from liaison.api.schemas import ERRORS, Id
 from liaison.core.errors import ValidationFailed
 from liaison.core.permissions import requires
 from liaison.users import services
@@ -72,13 +71,13 @@ def my_tokens(request):
 @router.post("/me/tokens", response={201: TokenCreated, **ERRORS})
 def create_token(request, payload: TokenIn):
     token, plain = services.create_api_token(request.user, payload.name, payload.expires_at)
-    return 201, {**TokenOut.from_orm(token).model_dump(), "token": plain}
+    return Status(201, {**TokenOut.from_orm(token).model_dump(), "token": plain})
 
 
 @router.delete("/me/tokens/{token_id}", response={204: None, **ERRORS})
-def revoke_token(request, token_id: int):
+def revoke_token(request, token_id: Id):
     get_object_or_404(ApiToken, pk=token_id, user=request.user).delete()
-    return 204, None
+    return Status(204, None)
 
 
 @router.get("/users", response=list[UserOut])
@@ -118,10 +117,10 @@ def _apply(user: User, payload: UserIn, creating: bool) -> User:
 @router.post("/users", response={201: UserOut, **ERRORS})
 @requires("admin")
 def create_user(request, payload: UserIn):
-    return 201, _apply(User(), payload, creating=True)
+    return Status(201, _apply(User(), payload, creating=True))
 
 
 @router.patch("/users/{user_id}", response={200: UserOut, **ERRORS})
 @requires("admin")
-def update_user(request, user_id: int, payload: UserIn):
+def update_user(request, user_id: Id, payload: UserIn):
     return _apply(get_object_or_404(User, pk=user_id), payload, creating=False)

@@ -22,13 +22,12 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import httpx
+from authlib.deprecate import AuthlibDeprecationWarning
 from django.db import transaction
 from django.utils import timezone
 
 from liaison.core.http import transports
 from liaison.core.http.errors import ProviderError
-
-from authlib.deprecate import AuthlibDeprecationWarning
 
 # authlib prefers the httpx2 fork and warns when it runs on httpx (which works): its
 # module installs an "always" filter, so this targeted filter must come after it.
