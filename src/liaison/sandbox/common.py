@@ -40,6 +40,7 @@ __all__ = [
     "Faults",
     "HTTPError",
     "JSONBodyError",
+    "Mount",
     "OffsetClock",
     "Request",
     "Response",
@@ -747,6 +748,34 @@ class FaultMiddleware:
         self.calls.record(self.clock(), method, path, status_code, mark)
         start_response(captured["status"], headers)
         return [body]
+
+
+# ---------------------------------------------------------------------------
+# Mounting
+
+
+class Mount:
+    """Serve WSGI apps under path prefixes, e.g. ``Mount({"/sandbox/goto": goto_app})``.
+
+    The matched prefix moves from ``PATH_INFO`` to ``SCRIPT_NAME`` (so the mounted app
+    builds its absolute URLs with it); other paths go to ``default`` or answer 404.
+    """
+
+    def __init__(self, mounts: dict[str, Callable], default: Callable | None = None) -> None:
+        self.mounts = sorted(((p.rstrip("/"), app) for p, app in mounts.items()), key=lambda m: -len(m[0]))
+        self.default = default
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "") or "/"
+        for prefix, app in self.mounts:
+            if path == prefix or path.startswith(prefix + "/"):
+                environ = dict(environ)
+                environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "").rstrip("/") + prefix
+                environ["PATH_INFO"] = path[len(prefix):] or "/"
+                return app(environ, start_response)
+        if self.default is not None:
+            return self.default(environ, start_response)
+        return json_response({"message": "Not Found"}, 404)(environ, start_response)
 
 
 # ---------------------------------------------------------------------------

@@ -25,7 +25,11 @@ G2A_CAPABILITIES = ("sessionReports", "connectionCodes", "agentStatus", "waiting
 
 
 class KeyGen:
-    """Unique 64-bit keys and short numeric ids from a seeded RNG."""
+    """Unique 64-bit keys and short numeric ids from a seeded RNG.
+
+    Keys are 19-digit integers that a double cannot represent exactly, so a client that
+    parses JSON numbers as floats gets every key wrong at once (not one in 256).
+    """
 
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
@@ -36,7 +40,7 @@ class KeyGen:
         used = self._used
         while True:
             value = bits(63)
-            if value >= KEY_MIN and value not in used:
+            if value >= KEY_MIN and value & 0xFF and value not in used:
                 used.add(value)
                 return value
 
