@@ -180,6 +180,10 @@ def ascii_slug(text: str) -> str:
     return "".join(ch for ch in normalized.lower() if ch.isalnum())
 
 
+_FIRST_SLUGS = [ascii_slug(name) for name in FIRST_NAMES]
+_LAST_SLUGS = [ascii_slug(name) for name in LAST_NAMES]
+
+
 class _Contacts:
     """Names and e-mails: a shared pool plus an endless supply of fresh, unique people."""
 
@@ -190,11 +194,11 @@ class _Contacts:
 
     def fresh(self) -> tuple[str, str, str]:
         rng = self.rng
-        first = FIRST_NAMES[int(rng.random() * len(FIRST_NAMES))]
-        last = LAST_NAMES[int(rng.random() * len(LAST_NAMES))]
+        i = int(rng.random() * len(FIRST_NAMES))
+        j = int(rng.random() * len(LAST_NAMES))
         domain = DOMAINS[int(rng.random() * len(DOMAINS))]
         self.counter += 1
-        return first, last, f"{ascii_slug(first)}.{ascii_slug(last)}{self.counter}@{domain}"
+        return FIRST_NAMES[i], LAST_NAMES[j], f"{_FIRST_SLUGS[i]}.{_LAST_SLUGS[j]}{self.counter}@{domain}"
 
     def for_event(self, n: int, shared_ratio: float) -> list[tuple[str, str, str]]:
         n_shared = min(len(self.pool), int(round(n * shared_ratio)))
@@ -210,13 +214,11 @@ def _business_time(rng: random.Random, day: datetime) -> datetime:
 def _attendance(rng: random.Random, start: datetime, end: datetime) -> list[Interval]:
     """One or two join/leave intervals inside a session."""
     length = (end - start).total_seconds()
-    join = start + timedelta(seconds=max(-300.0, min(rng.expovariate(1 / 240.0), length * 0.5)))
+    join = start + timedelta(seconds=int(min(rng.expovariate(1 / 240.0), length * 0.5)))
     if rng.random() < 0.25:
-        leave = join + timedelta(seconds=(end - join).total_seconds() * (0.3 + 0.6 * rng.random()))
+        leave = join + timedelta(seconds=int((end - join).total_seconds() * (0.3 + 0.6 * rng.random())))
     else:
         leave = end + timedelta(seconds=int(rng.random() * 240))
-    join = join.replace(microsecond=0)
-    leave = leave.replace(microsecond=0)
     if rng.random() < 0.15 and leave < end - timedelta(minutes=10):
         gap_end = leave + timedelta(seconds=60 + int(rng.random() * 600))
         if gap_end < end:
@@ -382,6 +384,12 @@ def _seed_webinar(
     span = max(60.0, (registration_end - created_at).total_seconds())
     people = contacts.for_event(config.registrants_per_webinar, config.shared_contact_ratio)
     ended = first_start < anchor
+    # Seeded answers to the custom questions: a few shared (never mutated) lists.
+    answer_sets: list[list[dict[str, str]]] = []
+    if webinar.questions:
+        open_q, choice_q = webinar.questions
+        answer_sets = [[{"question": open_q.question, "answer": "Learn the basics"},
+                        {"question": choice_q.question, "answer": answer}] for _, answer in choice_q.answers]
     for first, last, email in people:
         if ended and rng.random() < 0.02:
             registered = first_start + timedelta(seconds=rng.random() * (anchor - first_start).total_seconds())
@@ -395,11 +403,7 @@ def _seed_webinar(
             details = {}
             for f in chosen_fields:
                 details[f] = _field_value(rng, f)
-        responses = None
-        if webinar.questions:
-            responses = [{"question": webinar.questions[0].question, "answer": "Learn the basics"}]
-            q = webinar.questions[1]
-            responses.append({"question": q.question, "answer": q.answers[int(rng.random() * len(q.answers))][1]})
+        responses = answer_sets[int(rng.random() * len(answer_sets))] if answer_sets else None
         webinar.add_registrant(
             Registrant(
                 keys.key(), webinar.webinar_key, first, last, email, registered.replace(microsecond=0), status,
