@@ -39,7 +39,8 @@ def deliveries() -> Recorder:
 
 @pytest.fixture
 def sandbox(clock: OffsetClock, deliveries: Recorder) -> GoToSandbox:
-    return GoToSandbox(seed=7, config=SeedConfig(organizers=2, webinars=30, registrants_per_webinar=30), clock=clock, deliver=deliveries, sleep=lambda s: None)
+    config = SeedConfig(organizers=2, webinars=30, registrants_per_webinar=30)
+    return GoToSandbox(seed=7, config=config, clock=clock, deliver=deliveries, sleep=lambda s: None)
 
 
 @pytest.fixture

@@ -76,7 +76,8 @@ def test_auto_approve_flag_and_user_choice(client, sandbox):
 
 
 def test_authorize_rejects_unknown_client_and_unregistered_redirect(client, sandbox):
-    assert client.get("/oauth/authorize", params={"client_id": "nope", "redirect_uri": "https://a/b"}).status_code == 400
+    unknown = client.get("/oauth/authorize", params={"client_id": "nope", "redirect_uri": "https://a/b"})
+    assert unknown.status_code == 400
     sandbox.add_oauth_client("strict", "s3cret", ["https://only.example/cb"])
     bad = client.get("/oauth/authorize", params={"client_id": "strict", "redirect_uri": "https://evil.example/cb"})
     assert bad.status_code == 400 and "not registered" in bad.text
@@ -97,7 +98,8 @@ def test_code_is_single_use_and_bound_to_redirect_uri(client, sandbox):
     assert _exchange(client, code).status_code == 200
     again = _exchange(client, code)
     assert again.status_code == 400
-    assert again.json() == {"error": "invalid_grant", "error_description": "The authorization code has already been used."}
+    assert again.json() == {"error": "invalid_grant",
+                            "error_description": "The authorization code has already been used."}
 
 
 def test_code_expires(client, sandbox):
@@ -160,8 +162,8 @@ def test_access_token_expires_after_3600_seconds(client, sandbox, token, auth):
                      params={"fromTime": "2020-01-01T00:00:00Z", "toTime": "2030-01-01T00:00:00Z"})
     assert api.status_code == 403 and api.json() == INVALID_TOKEN
     # The refresh token still works after the access token expired.
-    refreshed = client.post("/oauth/token", data={"grant_type": "refresh_token", "refresh_token": token["refresh_token"]},
-                            headers={"Authorization": BASIC})
+    refreshed = client.post("/oauth/token", headers={"Authorization": BASIC},
+                            data={"grant_type": "refresh_token", "refresh_token": token["refresh_token"]})
     assert refreshed.status_code == 200
 
 
@@ -174,7 +176,8 @@ def test_missing_or_wrong_token_is_403_invalid_token(client, header):
 
 
 def test_legacy_oauth_authorization_header(client, token):
-    answer = client.get("/identity/v1/Users/me", headers={"Authorization": f"OAuth oauth_token={token['access_token']}"})
+    legacy = {"Authorization": f"OAuth oauth_token={token['access_token']}"}
+    answer = client.get("/identity/v1/Users/me", headers=legacy)
     assert answer.status_code == 200
 
 

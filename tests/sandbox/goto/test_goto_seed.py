@@ -35,8 +35,8 @@ def _dump(sandbox: GoToSandbox) -> bytes:
             out.append(client.get(f"/G2W/rest/v2/organizers/{ok}/webinars/{item['webinarKey']}/attendees",
                                   params={"size": 200}, headers=auth).content)
         out.append(client.get(f"/G2T/rest/organizers/{ok}/trainings", headers=auth).content)
-        out.append(client.get("/G2M/rest/historicalMeetings", params={"startDate": window["fromTime"],
-                                                                      "endDate": window["toTime"]}, headers=auth).content)
+        dates = {"startDate": window["fromTime"], "endDate": window["toTime"]}
+        out.append(client.get("/G2M/rest/historicalMeetings", params=dates, headers=auth).content)
         out.append(client.get("/G2A/rest/v1/sessions", params=window, headers=auth).content)
     return b"\n".join(out)
 

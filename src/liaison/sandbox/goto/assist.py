@@ -401,7 +401,7 @@ def register(sb: GoToSandbox, router: Router) -> None:
         try:
             minutes = int(data.get("validMinutes", 20))
         except (TypeError, ValueError):
-            raise bad_request("validMinutes must be an integer.")
+            raise bad_request("validMinutes must be an integer.") from None
         if not 1 <= minutes <= 1440:
             raise bad_request("validMinutes must be between 1 and 1440.")
         s = create_session(sb, user, {**data, "sessionType": "screen_sharing"})

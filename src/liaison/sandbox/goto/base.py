@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..common import HTTPError, Response, json_dumps, json_response
+from ..common import HTTPError, JSONBodyError, Response, json_dumps, json_response
 
 # ---------------------------------------------------------------------------
 # Dates
@@ -151,7 +151,7 @@ def required_time_arg(req: Any, name: str) -> datetime:
     try:
         return parse_time(raw)
     except ValueError:
-        raise bad_request(f"Parameter '{name}' must be an ISO-8601 date-time such as 2020-03-13T10:00:00Z.")
+        raise bad_request(f"Parameter '{name}' must be an ISO-8601 date-time such as 2020-03-13T10:00:00Z.") from None
 
 
 def optional_time_arg(req: Any, name: str) -> datetime | None:
@@ -161,7 +161,7 @@ def optional_time_arg(req: Any, name: str) -> datetime | None:
     try:
         return parse_time(raw)
     except ValueError:
-        raise bad_request(f"Parameter '{name}' must be an ISO-8601 date-time such as 2020-03-13T10:00:00Z.")
+        raise bad_request(f"Parameter '{name}' must be an ISO-8601 date-time such as 2020-03-13T10:00:00Z.") from None
 
 
 def int_arg(req: Any, name: str, default: int | None, *, minimum: int = 0, maximum: int | None = None) -> int | None:
@@ -171,7 +171,7 @@ def int_arg(req: Any, name: str, default: int | None, *, minimum: int = 0, maxim
     try:
         value = int(raw)
     except ValueError:
-        raise bad_request(f"Parameter '{name}' must be an integer.")
+        raise bad_request(f"Parameter '{name}' must be an integer.") from None
     if value < minimum:
         raise bad_request(f"Parameter '{name}' must be at least {minimum}.")
     if maximum is not None and value > maximum:
@@ -192,12 +192,10 @@ def bool_arg(req: Any, name: str, default: bool) -> bool:
 
 
 def json_body(req: Any, expect: type | tuple[type, ...] = dict) -> Any:
-    from ..common import JSONBodyError
-
     try:
         data = req.json()
     except JSONBodyError as exc:
-        raise bad_request(str(exc))
+        raise bad_request(str(exc)) from None
     if not isinstance(data, expect):
         kind = "an array" if expect is list else "a JSON object"
         raise bad_request(f"The request body must be {kind}.")

@@ -48,7 +48,7 @@ def _body(req: Request) -> dict[str, Any]:
     try:
         data = req.json()
     except ValueError as exc:
-        raise _error(400, str(exc))
+        raise _error(400, str(exc)) from None
     if not isinstance(data, dict):
         raise _error(400, "a JSON object is expected")
     return data
@@ -110,7 +110,7 @@ def register(sb: GoToSandbox, router: Router) -> None:
             config = SeedConfig.from_dict(data)
             seed_value = int(seed_value)
         except (TypeError, ValueError) as exc:
-            raise _error(400, str(exc))
+            raise _error(400, str(exc)) from None
         started = time.perf_counter()
         sb.reset(seed=seed_value, config=config)
         return json_response({"seed": sb.seed, "config": config.as_dict(), "counts": sb.state.counts(),
@@ -126,7 +126,7 @@ def register(sb: GoToSandbox, router: Router) -> None:
         try:
             settings = sb.faults.update_from_json(_body(req))
         except (TypeError, ValueError) as exc:
-            raise _error(400, str(exc))
+            raise _error(400, str(exc)) from None
         return json_response(settings.as_dict())
 
     def reset_faults(req: Request) -> Response:
@@ -139,7 +139,7 @@ def register(sb: GoToSandbox, router: Router) -> None:
         try:
             last = int(req.arg("last", "50") or 50)
         except ValueError:
-            raise _error(400, "last must be an integer")
+            raise _error(400, "last must be an integer") from None
         return json_response(sb.calls.stats(last=max(0, last)))
 
     def reset_calls(req: Request) -> Response:
@@ -176,7 +176,7 @@ def register(sb: GoToSandbox, router: Router) -> None:
             if "advance" in data:
                 sb.clock.advance(float(data["advance"]))
         except (TypeError, ValueError) as exc:
-            raise _error(400, str(exc))
+            raise _error(400, str(exc)) from None
         return json_response(clock_json())
 
     def get_settings(req: Request) -> Response:
@@ -217,7 +217,7 @@ def register(sb: GoToSandbox, router: Router) -> None:
                     raise ValueError(f"unknown account {account_ref}")
                 sb.state.accounts[key].g2a_capabilities = set(capabilities)
         except (KeyError, TypeError, ValueError) as exc:
-            raise _error(400, str(exc))
+            raise _error(400, str(exc)) from None
         return get_settings(req)
 
     def mint(req: Request) -> Response:
@@ -225,11 +225,11 @@ def register(sb: GoToSandbox, router: Router) -> None:
         try:
             user = sb.organizer(data.get("user"))
         except (KeyError, ValueError):
-            raise _error(400, f"unknown user {data.get('user')!r}")
+            raise _error(400, f"unknown user {data.get('user')!r}") from None
         try:
             return json_response(sb.oauth.issue(str(data.get("client_id") or "liaison-demo"), user.organizer_key))
         except OAuthError as exc:
-            raise _error(400, exc.description)
+            raise _error(400, exc.description) from None
 
     routes = [
         ("GET", C, info),

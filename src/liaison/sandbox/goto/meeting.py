@@ -154,7 +154,9 @@ def _meeting_fields(data: dict[str, Any]) -> dict[str, Any]:
     try:
         start, end = parse_time(data["starttime"]), parse_time(data["endtime"])
     except ValueError:
-        raise bad_request("starttime and endtime must be ISO-8601 UTC date-times such as 2015-07-01T22:00:00Z.")
+        raise bad_request(
+            "starttime and endtime must be ISO-8601 UTC date-times such as 2015-07-01T22:00:00Z."
+        ) from None
     if end <= start:
         raise bad_request("endtime must be after starttime.")
     if not isinstance(data["passwordrequired"], bool):

@@ -117,7 +117,9 @@ def _parse_times(raw: Any, now: datetime, *, allow_past: bool) -> list[tuple[dat
         try:
             start, end = parse_time(item.get("startDate")), parse_time(item.get("endDate"))
         except (ValueError, AttributeError):
-            raise bad_request("startDate and endDate must be ISO-8601 date-times such as 2016-03-23T10:00:00Z.")
+            raise bad_request(
+                "startDate and endDate must be ISO-8601 date-times such as 2016-03-23T10:00:00Z."
+            ) from None
         if end <= start:
             raise bad_request("endDate must be after startDate.")
         if end - start > timedelta(hours=24):
@@ -146,7 +148,7 @@ def create_training(sb: GoToSandbox, organizer: Organizer, data: dict[str, Any],
         try:
             key = int(raw)
         except (TypeError, ValueError):
-            raise bad_request("organizers must be organizer keys.")
+            raise bad_request("organizers must be organizer keys.") from None
         other = sb.state.organizers.get(key)
         if other is None or other.account_key != organizer.account_key:
             raise bad_request(f"Organizer {key} is not a user of this account.")
@@ -384,7 +386,7 @@ def register(sb: GoToSandbox, router: Router) -> None:
             try:
                 key = int(value)
             except (TypeError, ValueError):
-                raise bad_request("organizers must be organizer keys.")
+                raise bad_request("organizers must be organizer keys.") from None
             other = sb.state.organizers.get(key)
             if other is None or other.account_key != t.account_key:
                 raise bad_request(f"Organizer {key} is not a user of this account.")
@@ -472,7 +474,7 @@ def register(sb: GoToSandbox, router: Router) -> None:
         try:
             start, end = parse_time(data.get("startDate")), parse_time(data.get("endDate"))
         except ValueError:
-            raise bad_request("startDate and endDate are required ISO-8601 date-times.")
+            raise bad_request("startDate and endDate are required ISO-8601 date-times.") from None
         now = sb.now()
         index = sb.state.training_sessions_by_organizer.get(organizerKey)
         out = []

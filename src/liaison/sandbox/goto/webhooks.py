@@ -266,7 +266,7 @@ def register(sb: GoToSandbox, router: Router) -> None:
             try:
                 status = sb.probe(url)
             except Exception as exc:  # noqa: BLE001
-                raise bad_request(f"callbackUrl validation failed: {exc}")
+                raise bad_request(f"callbackUrl validation failed: {exc}") from None
             if status != 200:
                 raise bad_request(f"callbackUrl validation failed: GET answered {status}, expected 200.")
         return url
@@ -304,7 +304,7 @@ def register(sb: GoToSandbox, router: Router) -> None:
             try:
                 valid_from = parse_time(data["validFrom"])
             except ValueError:
-                raise bad_request("validFrom must be an ISO-8601 date-time.")
+                raise bad_request("validFrom must be an ISO-8601 date-time.") from None
         state = state_of()
         key = SecretKey(len(state.secret_keys) + 1, new_uuid(), valid_from, client_of(req))
         state.secret_keys.append(key)

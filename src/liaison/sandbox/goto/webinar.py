@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from itertools import islice
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..common import Request, Response, Router, json_response, no_content
@@ -363,7 +364,7 @@ def _check_tz(tz: Any) -> str:
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
-        raise bad_request(f"Unknown timeZone '{tz}'.")
+        raise bad_request(f"Unknown timeZone '{tz}'.") from None
     return tz
 
 
@@ -377,7 +378,9 @@ def parse_times(raw: Any, now: datetime, *, allow_past: bool = False) -> list[tu
         try:
             start, end = parse_time(item.get("startTime")), parse_time(item.get("endTime"))
         except ValueError:
-            raise bad_request("startTime and endTime must be ISO-8601 date-times such as 2020-03-13T10:00:00Z.")
+            raise bad_request(
+                "startTime and endTime must be ISO-8601 date-times such as 2020-03-13T10:00:00Z."
+            ) from None
         if end <= start:
             raise bad_request("endTime must be after startTime.")
         if not allow_past and start < now:
@@ -394,7 +397,7 @@ def _expand_sequence(data: dict[str, Any], now: datetime) -> list[tuple[datetime
     try:
         last_day = parse_time(data.get("recurrenceEnd")).date()
     except ValueError:
-        raise bad_request("recurrenceEnd must be a date such as 2016-12-01.")
+        raise bad_request("recurrenceEnd must be a date such as 2016-12-01.") from None
     duration = first[1] - first[0]
     times = []
     start = first[0]
@@ -596,7 +599,7 @@ def _responses(questions: list[RegistrationQuestion], raw: Any) -> list[dict[str
             try:
                 given[int(item["questionKey"])] = item
             except (TypeError, ValueError):
-                raise bad_request("questionKey must be an integer.")
+                raise bad_request("questionKey must be an integer.") from None
     by_key = {q.question_key: q for q in questions}
     unknown = set(given) - set(by_key)
     if unknown:
@@ -612,7 +615,7 @@ def _responses(questions: list[RegistrationQuestion], raw: Any) -> list[dict[str
             try:
                 answer_key = int(item.get("answerKey"))
             except (TypeError, ValueError):
-                raise bad_request(f"Question {q.question_key} is multiple choice: send an answerKey.")
+                raise bad_request(f"Question {q.question_key} is multiple choice: send an answerKey.") from None
             answers = dict(q.answers)
             if answer_key not in answers:
                 raise bad_request(f"answerKey {answer_key} is not a choice of question {q.question_key}.")
@@ -787,19 +790,13 @@ def _links(req: Request, page: int, size: int, total_pages: int) -> dict[str, An
     def href(p: int) -> str:
         query = {k: v[0] for k, v in req.query.items()}
         query.update(page=str(p), size=str(size))
-        return req.url(req.path) + "?" + "&".join(f"{k}={_quote(v)}" for k, v in query.items())
+        return req.url(req.path) + "?" + "&".join(f"{k}={quote(v, safe='')}" for k, v in query.items())
 
     return {
         "first": {"href": href(0)},
         "self": {"href": href(page)},
         "last": {"href": href(max(0, total_pages - 1))},
     }
-
-
-def _quote(value: str) -> str:
-    from urllib.parse import quote
-
-    return quote(value, safe="")
 
 
 def _hal(req: Request, name: str, items: list[Any], total: int, page: int, size: int) -> dict[str, Any]:
@@ -1040,7 +1037,9 @@ def register(sb: GoToSandbox, router: Router) -> None:
                 try:
                     other = sb.state.organizers[int(item.get("organizerKey"))]
                 except (TypeError, ValueError, KeyError):
-                    raise bad_request("Internal co-organizers need the organizerKey of a user of the account.")
+                    raise bad_request(
+                        "Internal co-organizers need the organizerKey of a user of the account."
+                    ) from None
                 if other.account_key != w.account_key:
                     raise bad_request("The co-organizer must belong to the same account.")
                 member_key = other.organizer_key
