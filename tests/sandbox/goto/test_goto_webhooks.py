@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import threading
 import urllib.error
 import urllib.request
 import uuid
@@ -267,3 +268,22 @@ def test_keys_in_payloads_are_json_numbers(client, sandbox, auth, deliveries, ev
     [(_, _, body)] = deliveries.calls
     assert f'"registrantKey":{r.registrant_key}'.encode() in body
     assert f'"webinarKey":{w.webinar_key}'.encode() in body
+
+
+def test_background_deliveries(clock):
+    delivered = threading.Event()
+    seen = []
+
+    def deliver(url, headers, body):
+        seen.append(threading.current_thread().name)
+        delivered.set()
+        return 200
+
+    sandbox = GoToSandbox(seed=3, clock=clock, deliver=deliver, settings=SandboxSettings(background_deliveries=True))
+    client = httpx.Client(transport=httpx.WSGITransport(app=sandbox), base_url="http://sandbox")
+    auth = {"Authorization": f"Bearer {sandbox.mint_token()['access_token']}"}
+    _setup(client, auth, events=["webinar.created"])
+    ok = sandbox.default_organizer().organizer_key
+    client.post(f"{G2W}/organizers/{ok}/webinars", headers=auth, json={"subject": "Bg", "times": _future(sandbox)})
+    assert delivered.wait(5)
+    assert seen == ["goto-sandbox-webhooks"]

@@ -53,6 +53,10 @@ class SandboxSettings:
     # (tests have no network), on to emulate it through ``probe``.
     validate_callback_urls: bool = False
     delivery_timeout: float = 2.0
+    # Deliver webhooks from a background thread instead of the API call's thread (after the
+    # answer is built either way). Useful when the receiver calls the sandbox back through a
+    # server with few workers; tests keep the default for determinism.
+    background_deliveries: bool = False
     # Base URL used for links built outside an HTTP request (Python helpers, webhooks
     # fired by helpers) until the first request tells the sandbox where it is mounted.
     public_base_url: str = "http://sandbox"
@@ -70,6 +74,7 @@ class SandboxSettings:
             "webhook_http_hosts": list(self.webhook_http_hosts),
             "validate_callback_urls": self.validate_callback_urls,
             "delivery_timeout": self.delivery_timeout,
+            "background_deliveries": self.background_deliveries,
             "public_base_url": self.public_base_url,
             "control_token_set": self.control_token is not None,
         }
@@ -177,7 +182,11 @@ class GoToSandbox:
         finally:
             jobs = self.webhooks.end() if opened else []
         if jobs:
-            self.webhooks.flush(jobs)
+            if self.settings.background_deliveries:
+                threading.Thread(target=self.webhooks.flush, args=(jobs,), name="goto-sandbox-webhooks",
+                                 daemon=True).start()
+            else:
+                self.webhooks.flush(jobs)
         return result
 
     # ------------------------------------------------------------------ time

@@ -195,7 +195,7 @@ def register(sb: GoToSandbox, router: Router) -> None:
                 s.g2t_registrant_lag_seconds = float(data["g2t_registrant_lag_seconds"])
             if "delivery_timeout" in data:
                 s.delivery_timeout = float(data["delivery_timeout"])
-            for name in ("webhook_https_only", "validate_callback_urls"):
+            for name in ("webhook_https_only", "validate_callback_urls", "background_deliveries"):
                 if name in data:
                     setattr(s, name, bool(data[name]))
             if "webhook_http_hosts" in data:
