@@ -203,3 +203,17 @@ def test_join_link_during_a_live_session_records_attendance(mounted):
                          data={"firstName": "Web", "lastName": "Form", "email": "form@example.com"})
     assert posted.status_code == 201
     assert "form@example.com" in w.by_email
+
+
+def test_stand_alone_entry_point(monkeypatch):
+    from liaison.sandbox.goto import __main__ as entry
+
+    served = {}
+    monkeypatch.setattr(entry, "serve", lambda app, host, port: served.update(app=app, host=host, port=port))
+    assert entry.main(["--port", "9999", "--seed", "4", "--webinars", "3", "--attendance-ratio", "0.5",
+                       "--latency", "0.02"]) == 0
+    sandbox = served["app"]
+    assert served["port"] == 9999 and sandbox.seed == 4
+    assert sandbox.state.counts()["webinars"] == 3 and sandbox.config.attendance_ratio == 0.5
+    assert sandbox.faults.settings.latency == 0.02
+    assert sandbox.url("/x") == "http://127.0.0.1:9999/x"
