@@ -95,3 +95,20 @@ def test_attendees_of_a_held_meeting(client, sandbox, auth, ok):
 
 def test_meetings_of_another_account_are_not_found(client, sandbox, auth):
     assert client.get(f"{G2M}/meetings/123456789", headers=auth).status_code == 404
+
+
+def test_data_clean_up_calls(client, sandbox, auth, ok):
+    meeting = sandbox.add_meeting("Clean", sandbox.now() - timedelta(hours=3), sandbox.now() - timedelta(hours=2))
+    session = sandbox.simulate_meeting_session(meeting.meeting_id, [
+        ("Ada Lovelace", "ada@example.com", meeting.start, meeting.end)])
+    session.recording = {"recordingId": "1", "recordingName": "r", "fileSize": 1}
+    base = f"{G2M}/organizers/{ok}/sessions/{session.session_id}"
+    assert client.delete(f"{base}/recordings", headers=auth).status_code == 204
+    assert session.recording is None
+    assert client.delete(f"{base}/attendees", headers=auth).status_code == 204
+    assert client.get(f"{G2M}/meetings/{meeting.meeting_id}/attendees", headers=auth).json() == []
+    assert client.delete(base, headers=auth).status_code == 204
+    window = {"startDate": iso_z(meeting.start - timedelta(days=1)), "endDate": iso_z(sandbox.now())}
+    history = client.get(f"{G2M}/historicalMeetings", headers=auth, params=window).json()
+    assert str(session.session_id) not in [h["sessionId"] for h in history]
+    assert client.delete(base, headers=auth).status_code == 404

@@ -335,6 +335,29 @@ def register(sb: GoToSandbox, router: Router) -> None:
             rows.extend(attendee_rows(sb, m, s, by_organizer=True))
         return json_response(rows)
 
+    def session_of(req: Request, organizerKey: int, sessionId: int) -> MeetingSession:
+        sb.path_organizer(req, organizerKey)
+        s = sb.state.meeting_sessions.get(sessionId)
+        if s is None or sb.state.meetings[s.meeting_id].organizer_key != organizerKey:
+            raise not_found(f"Session {sessionId} was not found.")
+        return s
+
+    def delete_session(req: Request, organizerKey: int, sessionId: int) -> Response:
+        s = session_of(req, organizerKey, sessionId)
+        m = sb.state.meetings[s.meeting_id]
+        m.sessions.remove(s)
+        del sb.state.meeting_sessions[sessionId]
+        sb.state.meeting_sessions_by_organizer[organizerKey].remove(s.start, sessionId)
+        return no_content(204)
+
+    def delete_session_attendees(req: Request, organizerKey: int, sessionId: int) -> Response:
+        session_of(req, organizerKey, sessionId).attendees = []
+        return no_content(204)
+
+    def delete_session_recordings(req: Request, organizerKey: int, sessionId: int) -> Response:
+        session_of(req, organizerKey, sessionId).recording = None
+        return no_content(204)
+
     mk = f"{G2M}/meetings/{{meetingId:int}}"
     ok = f"{G2M}/organizers/{{organizerKey:int}}"
     routes = [
@@ -349,6 +372,9 @@ def register(sb: GoToSandbox, router: Router) -> None:
         ("GET", f"{ok}/upcomingMeetings", org_upcoming),
         ("GET", f"{ok}/historicalMeetings", org_historical),
         ("GET", f"{ok}/attendees", org_attendees),
+        ("DELETE", f"{ok}/sessions/{{sessionId:int}}", delete_session),
+        ("DELETE", f"{ok}/sessions/{{sessionId:int}}/attendees", delete_session_attendees),
+        ("DELETE", f"{ok}/sessions/{{sessionId:int}}/recordings", delete_session_recordings),
     ]
     for method, template, handler in routes:
         router.add(method, template, handler)
