@@ -463,21 +463,22 @@ class CallLog:
         path_prefix: str | None = None,
         status: int | None = None,
     ) -> int:
-        """Count the recorded calls that match every given filter (all calls when none)."""
-        if method is None and path is None and path_prefix is None and status is None:
-            return self._total
-        if path_prefix is None and status is None and path is not None:
-            with self._lock:
-                if method is not None:
-                    return self._by_route[(method.upper(), path)]
-                return sum(n for (m, p), n in self._by_route.items() if p == path)
-        if method is None and path is None and path_prefix is None and status is not None:
-            return self._by_status[status]
+        """Count the recorded calls that match every given filter (all calls when none).
+
+        Counts by method and path, or by status alone, are exact; other combinations are
+        counted over the retained entries (the last ``maxlen``).
+        """
+        method = method.upper() if method else None
         with self._lock:
+            if path_prefix is None and status is None:
+                return sum(n for (m, p), n in self._by_route.items()
+                           if (method is None or m == method) and (path is None or p == path))
+            if method is None and path is None and path_prefix is None:
+                return self._by_status[status]
             return sum(
                 1
                 for e in self._entries
-                if (method is None or e.method == method.upper())
+                if (method is None or e.method == method)
                 and (path is None or e.path == path)
                 and (path_prefix is None or e.path.startswith(path_prefix))
                 and (status is None or e.status == status)

@@ -189,6 +189,11 @@ class GoToSandbox:
                 self.webhooks.flush(jobs)
         return result
 
+    @property
+    def deliveries(self) -> webhooks.DeliveryLog:
+        """The log of webhook and G2A callback deliveries (``.all()``, ``.clear()``)."""
+        return self.webhooks.log
+
     # ------------------------------------------------------------------ time
     def now(self) -> datetime:
         return self.clock()

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from ..common import HTTPError, Request, Response, Router, html_response
 from . import assist
 from .base import iso_z
-from .state import Training, TrainingSession, Webinar, WebinarSession
+from .state import AssistSession, Meeting, Training, TrainingSession, Webinar, WebinarSession
 from .webinar import join_url, record_join, register_registrant
 
 if TYPE_CHECKING:
@@ -161,24 +161,23 @@ def register(sb: GoToSandbox, router: Router) -> None:
                     return page(rec.name, f"<p>{html.escape(rec.description)} ({html.escape(action)})</p>")
         raise _missing("This recording")
 
-    def meeting(key: int) -> None:
+    def meeting(key: int) -> Meeting:
         m = sb.state.meetings.get(key)
         if m is None or m.deleted_at is not None:
             raise _missing("This meeting")
+        return m
 
     def meeting_join(req: Request, meetingId: int) -> Response:
-        meeting(meetingId)
-        m = sb.state.meetings[meetingId]
+        m = meeting(meetingId)
         return page(m.subject, f"<p>Meeting {m.meeting_id}: {iso_z(m.start)} to {iso_z(m.end)}.</p>")
 
     def meeting_start(req: Request, meetingId: int) -> Response:
-        meeting(meetingId)
-        return page(f"Start: {sb.state.meetings[meetingId].subject}", "<p>The organizer starts the meeting.</p>")
+        return page(f"Start: {meeting(meetingId).subject}", "<p>The organizer starts the meeting.</p>")
 
     def meeting_recording(req: Request, recordingId: str, action: str = "share") -> Response:
         return page("Meeting recording", f"<p>Recording {html.escape(recordingId)} ({html.escape(action)}).</p>")
 
-    def assist_session(token: str):
+    def assist_session(token: str) -> AssistSession:
         s = next((x for x in sb.state.assist_sessions.values() if x.start_token == token), None)
         if s is None:
             raise _missing("This support session")
