@@ -6,8 +6,6 @@ import logging
 import threading
 import time
 import traceback
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -80,17 +78,6 @@ class SandboxSettings:
         }
 
 
-def _urllib_probe(timeout: float) -> Callable[[str], int]:
-    def probe(url: str) -> int:
-        try:
-            with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - sandbox tool
-                return response.status
-        except urllib.error.HTTPError as exc:
-            return exc.code
-
-    return probe
-
-
 class GoToSandbox:
     """A stateful emulator of GoTo's public APIs, usable as a WSGI application.
 
@@ -121,7 +108,7 @@ class GoToSandbox:
         for client in self.settings.oauth_clients:
             self.oauth.add_client(client)
         self.webhooks = webhooks.WebhookDispatcher(self, deliver)
-        self.probe = probe or _urllib_probe(self.settings.delivery_timeout)
+        self.probe = probe or webhooks.urllib_probe(self.settings.delivery_timeout)
         self.base_url = self.settings.public_base_url.rstrip("/")
         self.router = Router()
         for module in (oauth, webinar, webhooks, training, meeting, assist, pages, control):

@@ -344,10 +344,7 @@ def register(sb: GoToSandbox, router: Router) -> None:
 
     def delete_session(req: Request, organizerKey: int, sessionId: int) -> Response:
         s = session_of(req, organizerKey, sessionId)
-        m = sb.state.meetings[s.meeting_id]
-        m.sessions.remove(s)
-        del sb.state.meeting_sessions[sessionId]
-        sb.state.meeting_sessions_by_organizer[organizerKey].remove(s.start, sessionId)
+        sb.state.remove_meeting_session(sb.state.meetings[s.meeting_id], s)
         return no_content(204)
 
     def delete_session_attendees(req: Request, organizerKey: int, sessionId: int) -> Response:

@@ -525,6 +525,11 @@ class GoToState:
         )
         return session
 
+    def remove_session(self, webinar: Webinar, session: WebinarSession) -> None:
+        webinar.sessions.remove(session)
+        self.sessions.pop(session.session_key, None)
+        self.sessions_by_organizer[webinar.organizer_key].remove(session.start, session.session_key)
+
     def live_webinar(self, webinar_key: int) -> Webinar | None:
         webinar = self.webinars.get(webinar_key)
         if webinar is None or webinar.cancelled_at is not None:
@@ -546,6 +551,11 @@ class GoToState:
         )
         return session
 
+    def remove_training_session(self, training: Training, session: TrainingSession) -> None:
+        training.sessions.remove(session)
+        self.training_sessions.pop(session.session_key, None)
+        self.training_sessions_by_organizer[training.organizer_key].remove(session.start, session.session_key)
+
     # -- G2M ---------------------------------------------------------------
     def add_meeting(self, meeting: Meeting) -> Meeting:
         self.meetings[meeting.meeting_id] = meeting
@@ -564,6 +574,11 @@ class GoToState:
         if meeting.deleted_at is None:
             meeting.deleted_at = when
             self.meetings_by_organizer[meeting.organizer_key].remove(meeting.start, meeting.meeting_id)
+
+    def remove_meeting_session(self, meeting: Meeting, session: MeetingSession) -> None:
+        meeting.sessions.remove(session)
+        self.meeting_sessions.pop(session.session_id, None)
+        self.meeting_sessions_by_organizer[meeting.organizer_key].remove(session.start, session.session_id)
 
     def add_meeting_session(self, meeting: Meeting, session: MeetingSession) -> MeetingSession:
         meeting.sessions.append(session)

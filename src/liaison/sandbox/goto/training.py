@@ -130,6 +130,22 @@ def _parse_times(raw: Any, now: datetime, *, allow_past: bool) -> list[tuple[dat
     return sorted(out)
 
 
+def _organizer_keys(sb: GoToSandbox, scheduler: int, account_key: int, raw: list[Any]) -> list[int]:
+    """The scheduling organizer followed by the (validated) co-organizer keys."""
+    keys = [scheduler]
+    for value in raw:
+        try:
+            key = int(value)
+        except (TypeError, ValueError):
+            raise bad_request("organizers must be organizer keys.") from None
+        other = sb.state.organizers.get(key)
+        if other is None or other.account_key != account_key:
+            raise bad_request(f"Organizer {key} is not a user of this account.")
+        if key not in keys:
+            keys.append(key)
+    return keys
+
+
 def create_training(sb: GoToSandbox, organizer: Organizer, data: dict[str, Any], *, allow_past: bool = False
                     ) -> Training:
     now = sb.now()
@@ -143,17 +159,7 @@ def create_training(sb: GoToSandbox, organizer: Organizer, data: dict[str, Any],
     description = data.get("description") or ""
     if not isinstance(description, str):
         raise bad_request("description must be a string.")
-    co_keys: list[int] = [organizer.organizer_key]
-    for raw in data.get("organizers") or []:
-        try:
-            key = int(raw)
-        except (TypeError, ValueError):
-            raise bad_request("organizers must be organizer keys.") from None
-        other = sb.state.organizers.get(key)
-        if other is None or other.account_key != organizer.account_key:
-            raise bad_request(f"Organizer {key} is not a user of this account.")
-        if key not in co_keys:
-            co_keys.append(key)
+    co_keys = _organizer_keys(sb, organizer.organizer_key, organizer.account_key, data.get("organizers") or [])
     settings = data.get("registrationSettings") or {}
     training = Training(
         training_key=sb.state.keys.key(),
@@ -207,15 +213,10 @@ def register_training(sb: GoToSandbox, t: Training, data: dict[str, Any], *,
 
 
 def drop_planned_sessions(sb: GoToSandbox, t: Training) -> None:
+    """Forget sessions planned at seed time that have not ended (times changed / deleted)."""
     now = sb.now()
-    keep = []
-    for s in t.sessions:
-        if s.end <= now:
-            keep.append(s)
-            continue
-        sb.state.training_sessions.pop(s.session_key, None)
-        sb.state.training_sessions_by_organizer[t.organizer_key].remove(s.start, s.session_key)
-    t.sessions = keep
+    for s in [s for s in t.sessions if s.end > now]:
+        sb.state.remove_training_session(t, s)
 
 
 # ---------------------------------------------------------------------------
@@ -282,9 +283,7 @@ def simulate_training_session(
             slot = next((x for x in t.times if x[0] not in held), t.times[-1])
             s_start, s_end = s_start or slot[0], s_end or slot[1]
         for old in [s for s in t.sessions if s.start == s_start]:
-            t.sessions.remove(old)
-            sb.state.training_sessions.pop(old.session_key, None)
-            sb.state.training_sessions_by_organizer[t.organizer_key].remove(old.start, old.session_key)
+            sb.state.remove_training_session(t, old)
         session = TrainingSession(sb.state.keys.key(), t.training_key, s_start, s_end)
         for ref, intervals in attendees.items():
             rk = t.by_email.get(ref.lower()) if isinstance(ref, str) and not ref.isdigit() else int(ref)
@@ -381,18 +380,7 @@ def register(sb: GoToSandbox, router: Router) -> None:
         raw = data.get("organizers")
         if not isinstance(raw, list):
             raise bad_request("organizers is required.")
-        keys = [t.organizer_key]
-        for value in raw:
-            try:
-                key = int(value)
-            except (TypeError, ValueError):
-                raise bad_request("organizers must be organizer keys.") from None
-            other = sb.state.organizers.get(key)
-            if other is None or other.account_key != t.account_key:
-                raise bad_request(f"Organizer {key} is not a user of this account.")
-            if key not in keys:
-                keys.append(key)
-        t.organizers = keys
+        t.organizers = _organizer_keys(sb, t.organizer_key, t.account_key, raw)
         return no_content(204)
 
     def registration_settings(req: Request, organizerKey: int, trainingKey: int) -> Response:

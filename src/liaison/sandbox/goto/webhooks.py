@@ -82,6 +82,19 @@ def urllib_deliver(timeout: float = 2.0) -> Deliver:
     return deliver
 
 
+def urllib_probe(timeout: float = 2.0) -> Callable[[str], int]:
+    """The default callback-URL check: a GET whose status must be 200."""
+
+    def probe(url: str) -> int:
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - sandbox tool
+                return response.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    return probe
+
+
 @dataclass
 class Delivery:
     id: int

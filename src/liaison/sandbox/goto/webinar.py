@@ -512,14 +512,8 @@ def _email_settings(raw: Any, base: dict[str, Any] | None = None) -> dict[str, A
 def drop_planned_sessions(sb: GoToSandbox, w: Webinar) -> None:
     """Forget sessions planned at seed time that have not ended (times changed / cancelled)."""
     now = sb.now()
-    keep = []
-    for s in w.sessions:
-        if s.end <= now:
-            keep.append(s)
-            continue
-        sb.state.sessions.pop(s.session_key, None)
-        sb.state.sessions_by_organizer[w.organizer_key].remove(s.start, s.session_key)
-    w.sessions = keep
+    for s in [s for s in w.sessions if s.end > now]:
+        sb.state.remove_session(w, s)
 
 
 def register_registrant(sb: GoToSandbox, w: Webinar, data: dict[str, Any], *, basic: bool, resend: bool,
@@ -761,9 +755,7 @@ def simulate_session(
             slot = next((t for t in w.times if t[0] not in held), w.times[-1])
             s_start, s_end = s_start or slot[0], s_end or slot[1]
         for old in [s for s in w.sessions if s.start == s_start]:
-            w.sessions.remove(old)
-            sb.state.sessions.pop(old.session_key, None)
-            sb.state.sessions_by_organizer[w.organizer_key].remove(old.start, old.session_key)
+            sb.state.remove_session(w, old)
         session = WebinarSession(sb.state.keys.key(), w.webinar_key, s_start, s_end,
                                  starting_organizer_key=w.organizer_key)
         sb.state.add_session(w, session)
