@@ -7,77 +7,15 @@ Settings pages, the API and validation all come from the schema: a field typed
 
 from __future__ import annotations
 
-import enum
-import types
-import typing
-from dataclasses import dataclass
 from typing import Any
 
-from pydantic import AnyUrl, BaseModel, SecretStr
+from pydantic import BaseModel, SecretStr
 from pydantic import ValidationError as PydanticValidationError
 
 from liaison.core.errors import ValidationFailed
+from liaison.core.schema import SettingField, describe, field_errors
 
-
-@dataclass(frozen=True)
-class SettingField:
-    name: str
-    label: str
-    help: str
-    kind: str  # text | secret | bool | int | float | choice | url
-    required: bool
-    default: Any
-    choices: tuple[tuple[str, str], ...] = ()
-
-
-def _unwrap(annotation):
-    """Optional[X] -> X."""
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        if len(args) == 1:
-            return args[0]
-    return annotation
-
-
-def _kind(annotation) -> tuple[str, tuple[tuple[str, str], ...]]:
-    annotation = _unwrap(annotation)
-    if annotation is SecretStr:
-        return "secret", ()
-    if annotation is bool:
-        return "bool", ()
-    if annotation is int:
-        return "int", ()
-    if annotation is float:
-        return "float", ()
-    if typing.get_origin(annotation) is typing.Literal:
-        return "choice", tuple((str(v), str(v)) for v in typing.get_args(annotation))
-    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
-        return "choice", tuple((str(m.value), m.name.replace("_", " ").capitalize()) for m in annotation)
-    if isinstance(annotation, type) and issubclass(annotation, AnyUrl):
-        return "url", ()
-    return "text", ()
-
-
-def describe(schema: type[BaseModel]) -> list[SettingField]:
-    fields = []
-    for name, info in schema.model_fields.items():
-        kind, choices = _kind(info.annotation)
-        default = None if info.is_required() else info.get_default(call_default_factory=True)
-        if isinstance(default, SecretStr):
-            default = None
-        if isinstance(default, enum.Enum):
-            default = default.value
-        fields.append(SettingField(
-            name=name,
-            label=info.title or name.replace("_", " ").capitalize(),
-            help=info.description or "",
-            kind=kind,
-            required=info.is_required(),
-            default=default,
-            choices=choices,
-        ))
-    return fields
+__all__ = ["SettingField", "describe", "merge_and_validate", "secret_names"]
 
 
 def secret_names(schema: type[BaseModel]) -> set[str]:
@@ -113,14 +51,7 @@ def merge_and_validate(
     try:
         model = schema.model_validate({**new_settings, **new_secrets})
     except PydanticValidationError as exc:
-        errors: dict[str, list[str]] = {}
-        for error in exc.errors():
-            name = str(error["loc"][0]) if error["loc"] else "__all__"
-            message = error["msg"]
-            if error["type"] == "missing":
-                message = "This setting is required."
-            errors.setdefault(name, []).append(message)
-        raise ValidationFailed(errors) from None
+        raise ValidationFailed(field_errors(exc)) from None
     dumped = model.model_dump(mode="json")
     stored_settings = {k: v for k, v in dumped.items() if k not in secrets}
     stored_secrets = {k: new_secrets[k] for k in secrets if new_secrets.get(k) not in (None, "")}

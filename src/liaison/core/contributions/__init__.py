@@ -1,6 +1,17 @@
 """The typed contributions apps and integrations put in the registry (ARCHITECTURE.md)."""
 
 from liaison.core.contributions.base import Contribution
+from liaison.core.contributions.forms import (
+    ActionResult,
+    ActionSpec,
+    FieldSpec,
+    FormAction,
+    FormFieldType,
+    FormSpec,
+    FormValidator,
+    NoConfig,
+    SaveValidator,
+)
 from liaison.core.contributions.integrations import (
     CheckResult,
     Feature,
@@ -9,18 +20,33 @@ from liaison.core.contributions.integrations import (
     RemoteField,
 )
 from liaison.core.contributions.jobs import JobKind
-from liaison.core.contributions.navigation import NavItem
+from liaison.core.contributions.navigation import NavItem, TemplateHook
+from liaison.core.contributions.segments import OPERATORS, ChoicePage, Operator, SegmentFilter
 from liaison.core.contributions.timeline import PointEvent, TimelineKind
 
 __all__ = [
+    "OPERATORS",
+    "ActionResult",
+    "ActionSpec",
     "CheckResult",
+    "ChoicePage",
     "Contribution",
     "Feature",
+    "FieldSpec",
+    "FormAction",
+    "FormFieldType",
+    "FormSpec",
+    "FormValidator",
     "IntegrationSpec",
     "JobKind",
     "NavItem",
+    "NoConfig",
     "OAuthConfig",
+    "Operator",
     "PointEvent",
     "RemoteField",
+    "SaveValidator",
+    "SegmentFilter",
+    "TemplateHook",
     "TimelineKind",
 ]

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from liaison.core.contributions.base import Contribution
 
@@ -22,3 +23,21 @@ class NavItem(Contribution):
     order: int = 100
     permission: str = "view"
     active_prefix: str = ""
+
+
+@dataclass(eq=False, repr=False)
+class TemplateHook(Contribution):
+    """A piece of page another app draws into a named slot, without the page importing it.
+
+    Slots: ``contact.sidebar`` and ``contact.actions`` (the contact page),
+    ``contact_list.filters`` (the contact list's filter bar). ``template`` is rendered with
+    the page's context plus what ``context(request, page_context)`` returns (optional).
+    """
+
+    kind: ClassVar[str] = "template_hook"
+    key: str
+    label: str
+    slot: str
+    template: str
+    context: Callable[[Any, dict], dict] | None = None
+    order: int = 100

@@ -120,3 +120,20 @@ def join_if_list(value, separator=", "):
     if isinstance(value, (list, tuple)):
         return separator.join(str(v) for v in value)
     return value
+
+
+@register.simple_tag(takes_context=True)
+def hooks(context, slot: str) -> str:
+    """Draw the ``TemplateHook`` contributions of a slot (other apps' parts of this page)."""
+    from django.utils.safestring import mark_safe
+
+    from liaison.core.contributions import TemplateHook
+    from liaison.core.registry import registry
+
+    parts = []
+    for hook in sorted((h for h in registry.all(TemplateHook) if h.slot == slot), key=lambda h: (h.order, h.key)):
+        extra = hook.context(context.get("request"), context.flatten()) if hook.context else {}
+        template = context.template.engine.get_template(hook.template)
+        with context.push(**extra):
+            parts.append(template.render(context))
+    return mark_safe("".join(parts))
