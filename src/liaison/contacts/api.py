@@ -81,6 +81,7 @@ class ContactFilters(Schema):
     points_min: SmallInt | None = None
     created_after: date | None = None
     created_before: date | None = None
+    segment: Id | None = PydanticField(None, description="Members of this segment (read by the segments app's hook).")
     sort: str | None = PydanticField(None, description="name, email, created, points, active; prefix - to reverse")
 
 

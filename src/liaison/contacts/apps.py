@@ -24,6 +24,7 @@ class ContactsConfig(AppConfig):
             TimelineKind(key="contact.imported", label="Imported", icon="⇪", group="Contacts"),
             TimelineKind(key="contact.do_not_contact", label="Do not contact", icon="⊘", group="Contacts"),
             TimelineKind(key="contact.note", label="Note", icon="✎", group="Contacts"),
+            TimelineKind(key="contact.points", label="Points changed", icon="★", group="Contacts"),
             JobKind(key="contacts.import", label="Contact import", run=run_import, max_attempts=5, backoff=10,
                     concurrency_key=lambda params: f"contacts.import:{params.get('import_id')}"),
         )

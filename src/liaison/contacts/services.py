@@ -15,7 +15,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import F, Max, OuterRef, Q, QuerySet, Subquery
 from django.dispatch import Signal
 from django.utils import timezone
 
@@ -384,6 +384,10 @@ def record_activities(items: Iterable[ActivityInput | Mapping[str, Any]]) -> int
             written += len(fresh)
             touched.update(a.contact_id for a in fresh)
         _refresh_last_activity(touched)
+        if touched:
+            # last_activity_at changed, and segments filter on the timeline.
+            ids = sorted(touched)
+            transaction.on_commit(lambda: contacts_changed.send(sender=Activity, contact_ids=ids))
     return written
 
 
@@ -432,6 +436,7 @@ def save_contact(data: Mapping[str, Any], *, contact: Contact | None = None, use
         coerced = _coerce_one("email", new_email)
         Contact.objects.filter(pk=contact.pk).update(email=coerced, email_key=key)
         contact.email, contact.email_key = coerced, key
+        transaction.on_commit(lambda: contacts_changed.send(sender=Contact, contact_ids=[contact.pk]))
     values["email"] = contact.email
     was_dnc = contact.do_not_contact
     # Explicit edits may blank a value: apply blanks directly, the rest through upsert.
@@ -485,6 +490,31 @@ def _record_dnc(contact: Contact, source: str) -> None:
                                      f"contact.dnc:{contact.pk}:{now.timestamp()}",
                                      {"do_not_contact": contact.do_not_contact, "reason": contact.dnc_reason},
                                      source)])
+
+
+def adjust_points(contact_ids: Iterable[int], delta: int, reason: str = "", source: str = "") -> int:
+    """Add ``delta`` points (negative to take some) to contacts, in bulk, on their timelines.
+
+    Returns how many contacts changed. (Point rules come later; this is the one way points
+    change, so they all appear on the timeline.)
+    """
+    ids = sorted({int(i) for i in contact_ids})
+    if not ids or not delta:
+        return 0
+    now = timezone.now()
+    stamp = now.timestamp()
+    changed: list[int] = []
+    title = f"{'+' if delta > 0 else '−'}{abs(delta)} point{'s' if abs(delta) != 1 else ''}" + (
+        f": {reason}" if reason else "")
+    with transaction.atomic():
+        for start in range(0, len(ids), CHUNK):
+            chunk = Contact.objects.filter(pk__in=ids[start:start + CHUNK])
+            changed += list(chunk.values_list("pk", flat=True))
+            chunk.update(points=F("points") + delta, updated_at=now)
+        record_activities(ActivityInput(cid, "contact.points", now, title, f"contact.points:{cid}:{stamp}",
+                                        {"delta": delta, "reason": reason}, source) for cid in changed)
+        transaction.on_commit(lambda: contacts_changed.send(sender=Contact, contact_ids=changed))
+    return len(changed)
 
 
 def add_note(contact: Contact, text: str, user=None) -> Activity:
