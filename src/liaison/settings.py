@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "liaison.core",
     "liaison.users",
     "liaison.contacts",
+    "liaison.segments",
     "liaison.integrations",
     "liaison.web",
     "liaison.demo",

@@ -2,7 +2,8 @@ from django.apps import AppConfig
 
 
 class TestappConfig(AppConfig):
-    """Test-only contributions: the Example CRM integration and its timeline kind."""
+    """Test-only contributions: the Example CRM integration, its timeline kind, and a segment
+    filter, form field type, form action and form validator of its own."""
 
     name = "tests.testapp"
     label = "testapp"
@@ -10,10 +11,12 @@ class TestappConfig(AppConfig):
     def ready(self) -> None:
         from liaison.core.contributions import TimelineKind
         from liaison.core.registry import registry
+        from tests.testapp.contributions import example_contributions
         from tests.testapp.spec import ExampleBasicSpec, ExampleSpec
 
         registry.register(
             ExampleSpec(),
             ExampleBasicSpec(),
             TimelineKind(key="example.synced", label="Synced from Example CRM", icon="⇄", group="Example"),
+            *example_contributions(),
         )

@@ -1,0 +1,33 @@
+from django.apps import AppConfig
+
+
+class SegmentsConfig(AppConfig):
+    name = "liaison.segments"
+    label = "segments"
+    verbose_name = "Segments"
+
+    def ready(self) -> None:
+        from liaison.contacts import services as contacts
+        from liaison.core.contributions import JobKind, NavItem, TemplateHook, TimelineKind
+        from liaison.core.registry import registry
+        from liaison.segments import filters, services, views
+        from liaison.segments.actions import segment_actions
+
+        registry.register(
+            NavItem(key="segments.segments", label="Segments", url_name="segments:list", order=30,
+                    active_prefix="/segments/"),
+            *filters.core_filters(),
+            *segment_actions(),
+            TimelineKind(key="segments.added", label="Added to segment", icon="⊕", group="Segments"),
+            TimelineKind(key="segments.removed", label="Removed from segment", icon="⊖", group="Segments"),
+            JobKind(key="segments.rebuild", label="Segment rebuild", run=services.rebuild, max_attempts=2, backoff=60,
+                    concurrency_key=lambda params: f"segments.rebuild:{params.get('segment_id', 'all')}"),
+            JobKind(key="segments.reevaluate", label="Segment re-evaluation", run=services.drain, max_attempts=5,
+                    backoff=5, concurrency_key=lambda params: "segments.reevaluate"),
+            TemplateHook(key="segments.contact", label="Segments", slot="contact.sidebar",
+                         template="segments/_contact_segments.html", context=views.contact_panel, order=10),
+            TemplateHook(key="segments.contact_list", label="Segment", slot="contact_list.filters",
+                         template="segments/_contact_list_filter.html", context=views.contact_list_filter),
+        )
+        contacts.contacts_changed.connect(services.queue_changed, dispatch_uid="segments.queue_changed")
+        contacts.contact_list_filters.append(services.filter_contact_list)
