@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "liaison.users",
     "liaison.contacts",
     "liaison.segments",
+    "liaison.webforms",
     "liaison.integrations",
     "liaison.web",
     "liaison.demo",
@@ -123,6 +124,11 @@ else:
 RATE_LIMIT_BACKEND = config.env_str("LIAISON_RATE_LIMIT_BACKEND", "redis" if TASK_BACKEND == "celery" else "sqlite")
 REDIS_URL = config.env_str("LIAISON_REDIS_URL", "redis://127.0.0.1:6379/0")
 RATE_LIMIT_PREFIX = config.env_str("LIAISON_RATE_LIMIT_PREFIX", "liaison")
+
+# Public forms: submissions per visitor address (shared by every process; "off" disables),
+# and whether to read the address from X-Forwarded-For (only behind a proxy that sets it).
+FORMS_RATE_LIMIT = config.env_str("LIAISON_FORM_RATE_LIMIT", "20/minute,300/hour")
+FORMS_TRUST_X_FORWARDED_FOR = config.env_bool("LIAISON_TRUST_X_FORWARDED_FOR", False)
 
 # Jobs
 JOB_STALE_AFTER_SECONDS = config.env_int("LIAISON_JOB_STALE_AFTER", 900)

@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("liaison.core.urls")),
     path("", include("liaison.contacts.urls")),
     path("", include("liaison.segments.urls")),
+    path("", include("liaison.webforms.urls")),
     path("", include("liaison.integrations.urls")),
     path("api/", api.urls),
 ]

@@ -29,12 +29,14 @@ def _mount() -> None:
     from liaison.integrations.api import router as integrations_router
     from liaison.segments.api import router as segments_router
     from liaison.users.api import router as users_router
+    from liaison.webforms.api import router as webforms_router
 
     api.add_router("", contacts_router)
     api.add_router("", core_router)
     api.add_router("", integrations_router)
     api.add_router("", users_router)
     api.add_router("", segments_router)
+    api.add_router("", webforms_router)
     for spec in registry.all(IntegrationSpec):
         if spec.api_router is not None:
             api.add_router(f"/integrations/{spec.key}", spec.api_router)
