@@ -327,7 +327,8 @@ def save_form(data: Mapping[str, Any], *, form: Form | None = None, user=None) -
 
 def new_form_defaults() -> dict[str, Any]:
     """What a new form starts with: an e-mail field that identifies the contact."""
-    return {"name": "", "fields": [{"key": "email", "label": "E-mail", "type": "email", "required": True,
+    return {"name": "", "published": True, "submit_label": "Submit",
+            "success_message": "Thank you! We have received your answers.", "fields": [{"key": "email", "label": "E-mail", "type": "email", "required": True,
                                     "contact_field": "email"}], "actions": []}
 
 
