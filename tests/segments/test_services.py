@@ -227,3 +227,19 @@ def test_contacts_from_emails_creates_or_refuses():
     assert len(ids) == 1 and set(refused) == {"new@x.org", "nonsense"}
     ids, refused = services.contacts_from_emails(["KNOWN@x.org", "new@x.org", "bad@"], create=True)
     assert len(ids) == 2 and refused == ["bad@"]
+
+
+def test_a_long_queue_hands_over_to_a_new_job(make, monkeypatch, django_capture_on_commit_callbacks):
+    from liaison.core import jobs
+
+    segment = make()
+    contacts_ = [ContactFactory(email=f"q{i}@acme.com") for i in range(3)]
+    monkeypatch.setattr(services, "QUEUE_BATCH", 1)
+    monkeypatch.setattr(services, "DRAIN_BUDGET_SECONDS", 0.0)
+    PendingContact.objects.bulk_create([PendingContact(contact_id=c.pk) for c in contacts_])
+    job = jobs.enqueue("segments.reevaluate", {}, dispatch_now=False)
+    assert jobs.run_job(job.pk).status == "succeeded"
+    assert PendingContact.objects.count() < 3
+    while (continued := Job.objects.filter(kind="segments.reevaluate", status="queued").first()) is not None:
+        assert jobs.run_job(continued.pk).status == "succeeded"
+    assert not PendingContact.objects.exists() and len(members(segment)) == 3

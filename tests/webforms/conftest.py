@@ -7,6 +7,17 @@ from tests.testapp import contributions
 
 
 @pytest.fixture(autouse=True)
+def _empty_intake(db):
+    """The intake is a file next to the test database: what a test left there goes with it."""
+    from liaison.webforms import intake
+
+    intake.reset()
+    yield
+    store = intake.store()
+    store.remove([pk for pk, _ in store.take(100_000)])
+
+
+@pytest.fixture(autouse=True)
 def _fresh_test_contributions():
     contributions.PUSHED.clear()
     contributions.FAILURES.clear()

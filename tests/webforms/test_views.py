@@ -63,8 +63,10 @@ def test_builder_buttons_add_move_and_remove(marketer_client):
     assert 'value="example.plan"' in html
 
 
-def test_submissions_list_detail_export_and_delete(marketer_client, signup):
-    submission = services.submit(services.public_form(signup.slug), GOOD).submission
+def test_submissions_list_detail_export_and_delete(marketer_client, signup, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        outcome = services.submit(services.public_form(signup.slug), GOOD)
+    submission = outcome.submission
     listing = marketer_client.get(f"/forms/{signup.pk}/submissions/").content.decode()
     assert "ann@example.com" in listing
     detail = marketer_client.get(f"/forms/{signup.pk}/submissions/{submission.pk}/").content.decode()
@@ -86,8 +88,10 @@ def test_duplicate_and_delete(marketer_client, signup):
     assert not Form.objects.filter(pk=signup.pk).exists()
 
 
-def test_timeline_links_to_the_submission(marketer_client, signup):
-    submission = services.submit(services.public_form(signup.slug), GOOD).submission
+def test_timeline_links_to_the_submission(marketer_client, signup, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        outcome = services.submit(services.public_form(signup.slug), GOOD)
+    submission = outcome.submission
     page = marketer_client.get(f"/contacts/{submission.contact_id}/").content.decode()
     assert "Submitted the form “Sign-up”" in page
     assert f"/forms/{signup.pk}/submissions/{submission.pk}/" in page

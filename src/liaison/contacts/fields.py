@@ -66,7 +66,9 @@ COLUMN_FIELDS = tuple(
 )
 
 
-def custom_field_defs(object_: str = Field.Object.CONTACT) -> list[FieldDef]:
+def custom_field_defs(object_: str = Field.Object.CONTACT, fields: list[Field] | None = None) -> list[FieldDef]:
+    if fields is None:
+        fields = Field.objects.filter(object=object_).order_by("group", "order", "label")
     return [
         FieldDef(
             key=CUSTOM_PREFIX + f.alias,
@@ -76,17 +78,18 @@ def custom_field_defs(object_: str = Field.Object.CONTACT) -> list[FieldDef]:
             choices=tuple(f.choice_values()),
             custom=True,
         )
-        for f in Field.objects.filter(object=object_).order_by("group", "order", "label")
+        for f in fields
     ]
 
 
-def contact_field_catalogue() -> list[FieldDef]:
-    """Every field a contact value can be written to, standard first."""
-    return list(STANDARD_FIELDS) + custom_field_defs()
+def contact_field_catalogue(fields: list[Field] | None = None) -> list[FieldDef]:
+    """Every field a contact value can be written to, standard first (``fields``: the custom
+    contact fields when the caller has already read them)."""
+    return list(STANDARD_FIELDS) + custom_field_defs(Field.Object.CONTACT, fields)
 
 
-def catalogue_by_key() -> dict[str, FieldDef]:
-    return {f.key: f for f in contact_field_catalogue()}
+def catalogue_by_key(fields: list[Field] | None = None) -> dict[str, FieldDef]:
+    return {f.key: f for f in contact_field_catalogue(fields)}
 
 
 _TRUE = {"1", "true", "yes", "y", "on", "x", "oui", "ja"}

@@ -37,8 +37,40 @@ from liaison.core.registry import registry
 logger = logging.getLogger(__name__)
 
 # Sent after commit with the ids of contacts created or changed through these
-# services, so segments (and others) can re-evaluate them in batches.
+# services, so segments (and others) can re-evaluate them in batches: once per
+# transaction, however many services it called (see announce_changed).
 contacts_changed = Signal()
+
+
+class _ChangedBatch:
+    def __init__(self) -> None:
+        self.ids: set[int] = set()
+        self.sent = False
+
+    def flush(self) -> None:
+        self.sent = True
+        contacts_changed.send(sender=Contact, contact_ids=sorted(self.ids))
+
+
+def announce_changed(contact_ids: Iterable[int]) -> None:
+    """Send ``contacts_changed`` for these contacts after the transaction commits.
+
+    Within one transaction the ids of every call are sent together, once. (A savepoint
+    rolled back takes its on-commit callback with it: a new batch is started then.)
+    """
+    ids = [int(i) for i in contact_ids]
+    if not ids:
+        return
+    conn = transaction.get_connection()
+    if not conn.in_atomic_block:
+        contacts_changed.send(sender=Contact, contact_ids=sorted(set(ids)))
+        return
+    batch = getattr(conn, "_liaison_changed_batch", None)
+    if batch is None or batch.sent or not any(item[1] == batch.flush for item in conn.run_on_commit):
+        batch = _ChangedBatch()
+        conn._liaison_changed_batch = batch
+        transaction.on_commit(batch.flush)
+    batch.ids.update(ids)
 
 CHUNK = 1000
 OVERWRITE = "overwrite"
@@ -262,10 +294,10 @@ def upsert_contacts(
     bad_policy = {k: v for k, v in policy.items() if v not in POLICIES}
     if default_policy not in POLICIES or bad_policy:
         raise ValidationFailed({"policy": [f"Use 'overwrite' or 'fill', not {bad_policy or default_policy}."]})
-    defaults_custom = {f.alias: f.default for f in Field.objects.filter(object=Field.Object.CONTACT)
-                       if not is_empty(f.default)}
+    custom_fields = list(Field.objects.filter(object=Field.Object.CONTACT).order_by("group", "order", "label"))
+    defaults_custom = {f.alias: f.default for f in custom_fields if not is_empty(f.default)}
     rows = list(rows)
-    prepared, errors = prepare_rows(rows)
+    prepared, errors = prepare_rows(rows, catalogue_by_key(custom_fields))
     result = UpsertResult(errors=errors)
     if errors and not skip_invalid:
         if len(rows) == 1:
@@ -282,7 +314,7 @@ def upsert_contacts(
                           defaults_custom, now, result)
         changed = result.created_ids + result.updated_ids
         if changed:
-            transaction.on_commit(lambda: contacts_changed.send(sender=Contact, contact_ids=changed))
+            announce_changed(changed)
     return result
 
 
@@ -320,8 +352,11 @@ def _upsert_chunk(chunk: list[_Row], companies: dict[str, int], policy, default_
         update_fields=[*_WRITABLE, "updated_at"],
         batch_size=500,
     )
-    written = dict(Contact.objects.filter(email_key__in=[c.email_key for c in to_write])
-                   .values_list("email_key", "pk"))
+    # PostgreSQL and SQLite return the ids of an upsert; elsewhere read them back.
+    written = {c.email_key: c.pk for c in to_write if c.pk is not None}
+    if len(written) < len(to_write):
+        written = dict(Contact.objects.filter(email_key__in=[c.email_key for c in to_write])
+                       .values_list("email_key", "pk"))
     for contact in to_write:
         pk = written[contact.email_key]
         result.ids[contact.email_key] = pk
@@ -387,7 +422,7 @@ def record_activities(items: Iterable[ActivityInput | Mapping[str, Any]]) -> int
         if touched:
             # last_activity_at changed, and segments filter on the timeline.
             ids = sorted(touched)
-            transaction.on_commit(lambda: contacts_changed.send(sender=Activity, contact_ids=ids))
+            announce_changed(ids)
     return written
 
 
@@ -436,7 +471,7 @@ def save_contact(data: Mapping[str, Any], *, contact: Contact | None = None, use
         coerced = _coerce_one("email", new_email)
         Contact.objects.filter(pk=contact.pk).update(email=coerced, email_key=key)
         contact.email, contact.email_key = coerced, key
-        transaction.on_commit(lambda: contacts_changed.send(sender=Contact, contact_ids=[contact.pk]))
+        announce_changed([contact.pk])
     values["email"] = contact.email
     was_dnc = contact.do_not_contact
     # Explicit edits may blank a value: apply blanks directly, the rest through upsert.
@@ -452,7 +487,7 @@ def save_contact(data: Mapping[str, Any], *, contact: Contact | None = None, use
         if "company" in values and is_empty(values["company"]):
             contact.company = None
         contact.save()
-        transaction.on_commit(lambda: contacts_changed.send(sender=Contact, contact_ids=[contact.pk]))
+        announce_changed([contact.pk])
     if contact.do_not_contact != was_dnc:
         _record_dnc(contact, source)
     return contact
@@ -477,7 +512,7 @@ def set_do_not_contact(contact: Contact, value: bool, reason: str = "", source: 
     contact.updated_at = timezone.now()
     contact.save(update_fields=["do_not_contact", "dnc_reason", "dnc_at", "updated_at"])
     _record_dnc(contact, source)
-    transaction.on_commit(lambda: contacts_changed.send(sender=Contact, contact_ids=[contact.pk]))
+    announce_changed([contact.pk])
     return contact
 
 
@@ -513,7 +548,7 @@ def adjust_points(contact_ids: Iterable[int], delta: int, reason: str = "", sour
             chunk.update(points=F("points") + delta, updated_at=now)
         record_activities(ActivityInput(cid, "contact.points", now, title, f"contact.points:{cid}:{stamp}",
                                         {"delta": delta, "reason": reason}, source) for cid in changed)
-        transaction.on_commit(lambda: contacts_changed.send(sender=Contact, contact_ids=changed))
+        announce_changed(changed)
     return len(changed)
 
 

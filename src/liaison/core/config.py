@@ -145,6 +145,9 @@ def sqlite_database(path: str | Path) -> dict:
     return {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": str(path),
+        # Keep a thread's connection between requests: opening one runs the PRAGMAs below,
+        # which costs more than a small request's queries.
+        "CONN_MAX_AGE": env_int("LIAISON_DB_CONN_MAX_AGE", 60),
         "OPTIONS": {
             # IMMEDIATE: a write transaction takes the lock at BEGIN, so concurrent
             # writers wait (busy timeout) instead of failing on lock upgrade.

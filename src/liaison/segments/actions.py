@@ -36,6 +36,24 @@ class SegmentAction(FormAction):
             message = f"Removed from “{segment.name}”." if changed else f"Was not in “{segment.name}”."
         return ActionResult(True, message, {"segment_id": segment.pk, "changed": bool(changed)})
 
+    def run_batch(self, items, config: SegmentConfig) -> list[ActionResult]:
+        """Every submission of the batch in one bulk change of the static members."""
+        segment = Segment.objects.filter(pk=config.segment_id).first()
+        if segment is None:
+            return [ActionResult(False, f"Segment #{config.segment_id} no longer exists.") for _ in items]
+        changed = set(services.set_static(segment, [contact.pk for _, contact in items], self.include,
+                                          origin="action", source=f"form:{items[0][0].form_id}"))
+        results = []
+        for _, contact in items:
+            done = contact.pk in changed
+            changed.discard(contact.pk)  # the same contact twice: the second one finds it done
+            if self.include:
+                message = f"Added to “{segment.name}”." if done else f"Already in “{segment.name}”."
+            else:
+                message = f"Removed from “{segment.name}”." if done else f"Was not in “{segment.name}”."
+            results.append(ActionResult(True, message, {"segment_id": segment.pk, "changed": done}))
+        return results
+
     def config_choices(self, name: str, form: FormSpec) -> list[tuple[str, str]] | None:
         if name == "segment_id":
             return [(str(pk), label) for pk, label in Segment.objects.order_by("name").values_list("pk", "name")]

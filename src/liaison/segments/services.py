@@ -9,22 +9,25 @@ segments.
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import BooleanField, Case, Exists, ExpressionWrapper, F, IntegerField, OuterRef, Q, Value, When
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Greatest, Lower
 from django.utils import timezone
 
 from liaison.contacts import services as contacts
 from liaison.contacts.models import Contact, normalize_email
-from liaison.core import jobs, schedules
+from liaison.core import jobs, schedules, writegate
 from liaison.core.contributions import SegmentFilter
 from liaison.core.errors import LiaisonError, ValidationFailed
-from liaison.core.models import Schedule
+from liaison.core.models import Job, Schedule
 from liaison.segments import filters as engine
 from liaison.segments.models import Membership, PendingContact, Segment, StaticMember
 
@@ -32,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 CHUNK = 1000
 REEVALUATE_BATCH = 500
+REEVALUATE_KEY = "segments.reevaluate"
 QUEUE_BATCH = 2000
 
 
@@ -263,14 +267,28 @@ def queue_changed(sender=None, contact_ids: Iterable[int] = (), **kwargs) -> Non
     if not ids:
         return
     now = timezone.now()
-    PendingContact.objects.bulk_create([PendingContact(contact_id=i, queued_at=now) for i in ids],
-                                       batch_size=CHUNK)
-    jobs.enqueue("segments.reevaluate", {}, label="Re-evaluate changed contacts against the segments")
+    with writegate.writer():
+        PendingContact.objects.bulk_create([PendingContact(contact_id=i, queued_at=now) for i in ids],
+                                           batch_size=CHUNK)
+    # Queued after the rows: a job seen active here has not yet found the queue empty.
+    # (The common case under load, checked with one plain statement.)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT 1 FROM {Job._meta.db_table} WHERE concurrency_key = %s AND status IN (%s, %s, %s)",
+                       [REEVALUATE_KEY, *Job.ACTIVE])
+        active = cursor.fetchone()
+    if not active:
+        jobs.enqueue("segments.reevaluate", {}, label="Re-evaluate changed contacts against the segments")
 
 
-def drain(ctx) -> dict[str, int]:
+# A run stops after this long and hands over to a new job, so the (single) database worker
+# also gets to its other jobs while contacts keep changing.
+DRAIN_BUDGET_SECONDS = 5.0
+
+
+def drain(ctx, continued: bool = False) -> dict[str, int]:
     """The "segments.reevaluate" job: read the queue in batches until it is empty."""
     totals = {"contacts": 0, "added": 0, "removed": 0}
+    started = time.monotonic()
     while True:
         ctx.check_cancelled()
         batch = list(PendingContact.objects.order_by("pk").values_list("pk", "contact_id")[:QUEUE_BATCH])
@@ -279,11 +297,15 @@ def drain(ctx) -> dict[str, int]:
         ids = {contact_id for _, contact_id in batch}
         changes = reevaluate(ids)
         # The rows read, by id: a row queued meanwhile stays for the next round.
-        PendingContact.objects.filter(pk__in=[pk for pk, _ in batch]).delete()
+        with writegate.writer():
+            PendingContact.objects.filter(pk__in=[pk for pk, _ in batch]).delete()
         totals["contacts"] += len(ids)
         totals["added"] += changes.added
         totals["removed"] += changes.removed
         ctx.progress(totals["contacts"], None, f"{totals['contacts']} contacts re-evaluated")
+        if time.monotonic() - started > DRAIN_BUDGET_SECONDS:
+            jobs.enqueue("segments.reevaluate", {"continued": True}, label="Re-evaluate changed contacts (continued)")
+            break
     return totals
 
 
@@ -300,8 +322,8 @@ def reevaluate(contact_ids: Iterable[int], segments: Iterable[Segment] | None = 
     """Bring these contacts' memberships up to date for every segment (or those given).
 
     Per dependency level and chunk of contacts: one SELECT computing every segment's
-    condition as a column, one SELECT of the current memberships, one INSERT, one DELETE
-    and one UPDATE of the counts.
+    condition as a column, one SELECT of the current memberships, and when something
+    changed one INSERT, one DELETE and one UPDATE of the counts.
     """
     ids = sorted({int(i) for i in contact_ids})
     changes = Changes()
@@ -312,35 +334,85 @@ def reevaluate(contact_ids: Iterable[int], segments: Iterable[Segment] | None = 
     static_ids = set(StaticMember.objects.filter(segment__in=segments).values_list("segment_id", flat=True)
                      .distinct())
     for level in build_order(segments, filters):
-        conditions = {}
-        for segment in level:
-            try:
-                conditions[segment.pk] = wanted_q(segment, filters, segment.pk in static_ids)
-            except engine.Unavailable:
-                continue  # kept as it is until its filter is back
-        if not conditions:
+        compiled = _level_query(level, filters, static_ids)
+        if compiled is None:
             continue
         for start in range(0, len(ids), REEVALUATE_BATCH):
-            _reevaluate_chunk(ids[start:start + REEVALUATE_BATCH], conditions, changes)
+            _reevaluate_chunk(ids[start:start + REEVALUATE_BATCH], compiled, changes)
     return changes
 
 
-def _reevaluate_chunk(ids: list[int], conditions: dict[int, Q], changes: Changes) -> None:
-    columns = {f"s{pk}": Case(When(q, then=Value(True)), default=Value(False), output_field=BooleanField())
-               for pk, q in conditions.items()}
-    rows = Contact.objects.order_by().filter(pk__in=ids).annotate(**columns).values_list("pk", *columns)
-    wanted = {(pk, cid) for cid, *flags in rows for pk, flag in zip(conditions, flags, strict=True) if flag}
-    current = set(Membership.objects.filter(contact_id__in=ids, segment_id__in=list(conditions))
+# The SELECT of a level depends only on the segments' filters, their static entries, the
+# custom fields and the time (relative dates): compiling it is most of the cost of
+# re-evaluating one contact, so it is kept for a minute ("in the last 7 days" may then be
+# a minute late, well within a day's granularity).
+COMPILED_TTL = 60.0
+_IDS = "__liaison_contact_ids__"
+_compiled: dict[tuple, tuple[float, Any]] = {}
+
+
+@dataclass
+class LevelQuery:
+    segment_ids: list[int]
+    sql: str
+    params: list[Any]
+    ids_at: int
+
+
+def _for_ids() -> Q:
+    """The contacts to evaluate, as ONE parameter (so the SQL text stays the same)."""
+    table = Contact._meta.db_table
+    if connection.vendor == "postgresql":  # an index lookup per id, whatever the planner guesses
+        return Q(ExpressionWrapper(RawSQL(f'"{table}"."id" = ANY(%s::bigint[])', [_IDS]),
+                                   output_field=BooleanField()))
+    return Q(pk__in=RawSQL("SELECT value FROM json_each(%s)", [_IDS]))
+
+
+def _level_query(level: list[Segment], filters, static_ids: set[int]) -> LevelQuery | None:
+    key = (connection.vendor, tuple(sorted(k for k in filters)),
+           tuple((s.pk, json.dumps(s.filters, sort_keys=True), s.pk in static_ids) for s in level))
+    now = time.monotonic()
+    hit = _compiled.get(key)
+    if hit and now - hit[0] < COMPILED_TTL:
+        return hit[1]
+    conditions = {}
+    for segment in level:
+        try:
+            conditions[segment.pk] = wanted_q(segment, filters, segment.pk in static_ids)
+        except engine.Unavailable:
+            continue  # kept as it is until its filter is back
+    compiled = None
+    if conditions:
+        columns = {f"s{pk}": Case(When(q, then=Value(True)), default=Value(False), output_field=BooleanField())
+                   for pk, q in conditions.items()}
+        qs = Contact.objects.order_by().filter(_for_ids()).annotate(**columns).values_list("pk", *columns)
+        sql, params = qs.query.sql_with_params()
+        compiled = LevelQuery(list(conditions), sql, list(params), list(params).index(_IDS))
+    if len(_compiled) > 100:
+        _compiled.clear()
+    _compiled[key] = (now, compiled)
+    return compiled
+
+
+def _reevaluate_chunk(ids: list[int], compiled: LevelQuery, changes: Changes) -> None:
+    params = list(compiled.params)
+    params[compiled.ids_at] = ids if connection.vendor == "postgresql" else json.dumps(ids)
+    with connection.cursor() as cursor:
+        cursor.execute(compiled.sql, params)
+        rows = cursor.fetchall()
+    segment_ids = compiled.segment_ids
+    wanted = {(pk, cid) for cid, *flags in rows for pk, flag in zip(segment_ids, flags, strict=True) if flag}
+    current = set(Membership.objects.filter(contact_id__in=ids, segment_id__in=segment_ids)
                   .values_list("segment_id", "contact_id"))
     joined = sorted(wanted - current)
     left = sorted(current - wanted)
     if not joined and not left:
         return
     now = timezone.now()
-    with transaction.atomic():
+    with writegate.writer(), transaction.atomic():
         if joined:
             included = set(StaticMember.objects.filter(
-                contact_id__in=ids, segment_id__in=list(conditions), included=True).values_list(
+                contact_id__in=ids, segment_id__in=segment_ids, included=True).values_list(
                 "segment_id", "contact_id"))
             Membership.objects.bulk_create(
                 [Membership(segment_id=s, contact_id=c, added_at=now,
@@ -362,17 +434,23 @@ def _reevaluate_chunk(ids: list[int], conditions: dict[int, Q], changes: Changes
 
 
 def _adjust_counts(joined: list[tuple[int, int]], left: list[tuple[int, int]]) -> None:
-    """member_count += joined − left, for every touched segment in one UPDATE."""
+    """member_count += joined − left, for every touched segment in one UPDATE (plain SQL: the
+    ORM's CASE for 50 segments costs more than the query)."""
     delta: dict[int, int] = {}
     for s, _ in joined:
         delta[s] = delta.get(s, 0) + 1
     for s, _ in left:
         delta[s] = delta.get(s, 0) - 1
     delta = {s: d for s, d in delta.items() if d}
-    if delta:
-        Segment.objects.filter(pk__in=list(delta)).update(member_count=Greatest(Case(
-            *[When(pk=s, then=F("member_count") + d) for s, d in delta.items()], default=F("member_count"),
-            output_field=IntegerField()), 0))
+    if not delta:
+        return
+    table = Segment._meta.db_table
+    greatest = "GREATEST" if connection.vendor == "postgresql" else "MAX"
+    cases = " ".join("WHEN %s THEN %s" for _ in delta)
+    params = [v for pair in delta.items() for v in pair] + list(delta)
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {table} SET member_count = {greatest}(member_count + CASE id {cases} ELSE 0 END, 0) "
+                       f"WHERE id IN ({', '.join(['%s'] * len(delta))})", params)
 
 
 # -- static members ----------------------------------------------------------------------------
@@ -402,16 +480,18 @@ def _existing_contacts(contact_ids: Iterable[int]) -> list[int]:
 def add_static(segment: Segment, contact_ids: Iterable[int], *, origin: str = "manual", user=None,
                source: str = "ui") -> int:
     """Include contacts whatever the filters say. Returns how many became members."""
-    return _set_static(segment, contact_ids, True, origin, user, source)
+    return len(set_static(segment, contact_ids, True, origin=origin, user=user, source=source))
 
 
 def remove_static(segment: Segment, contact_ids: Iterable[int], *, origin: str = "manual", user=None,
                   source: str = "ui") -> int:
     """Exclude contacts whatever the filters say. Returns how many left the segment."""
-    return _set_static(segment, contact_ids, False, origin, user, source)
+    return len(set_static(segment, contact_ids, False, origin=origin, user=user, source=source))
 
 
-def _set_static(segment: Segment, contact_ids, included: bool, origin: str, user, source: str) -> int:
+def set_static(segment: Segment, contact_ids: Iterable[int], included: bool, *, origin: str = "manual", user=None,
+               source: str = "ui") -> list[int]:
+    """Include (or exclude) contacts by hand, in bulk; the ids of those who joined (or left)."""
     if origin not in ORIGINS:
         raise ValueError(f"Unknown origin {origin!r}")
     ids = _existing_contacts(contact_ids)
@@ -433,8 +513,9 @@ def _set_static(segment: Segment, contact_ids, included: bool, origin: str, user
                 Membership.objects.bulk_create(
                     [Membership(segment=segment, contact_id=c, source=Membership.Source.STATIC, added_at=now)
                      for c in fresh], ignore_conflicts=True)
-                Membership.objects.filter(segment=segment, contact_id__in=chunk).exclude(
-                    source=Membership.Source.STATIC).update(source=Membership.Source.STATIC)
+                if members:  # members by the filters until now: by hand from now on
+                    Membership.objects.filter(segment=segment, contact_id__in=list(members)).exclude(
+                        source=Membership.Source.STATIC).update(source=Membership.Source.STATIC)
             else:
                 fresh = [c for c in chunk if c in members]
                 Membership.objects.filter(segment=segment, contact_id__in=fresh).delete()
@@ -444,7 +525,7 @@ def _set_static(segment: Segment, contact_ids, included: bool, origin: str, user
             Segment.objects.filter(pk=segment.pk).update(member_count=Greatest(ExpressionWrapper(
                 F("member_count") + delta, output_field=IntegerField()), 0))
             _record("segments.added" if included else "segments.removed", segment, changed, origin, source)
-    return len(changed)
+    return changed
 
 
 def reset_static(segment: Segment, contact_ids: Iterable[int]) -> Changes:

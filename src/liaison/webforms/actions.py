@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from typing import Literal
 
@@ -32,6 +33,15 @@ class AdjustPoints(FormAction):
         contacts.adjust_points([contact.pk], config.points, reason, source=f"form:{submission.form_id}")
         return ActionResult(True, f"{config.points:+d} points.", {"points": config.points})
 
+    def run_batch(self, items, config: PointsConfig) -> list[ActionResult]:
+        """One bulk update per round (a contact submitting twice in the batch gets two rounds)."""
+        reason = config.reason or f"Submitted “{items[0][0].form.name}”"
+        remaining = Counter(contact.pk for _, contact in items)
+        while remaining:
+            contacts.adjust_points(list(remaining), config.points, reason, source=f"form:{items[0][0].form_id}")
+            remaining = Counter({pk: n - 1 for pk, n in remaining.items() if n > 1})
+        return [ActionResult(True, f"{config.points:+d} points.", {"points": config.points}) for _ in items]
+
     def check(self, config: PointsConfig, form: FormSpec) -> list[str]:
         return [] if config.points else [f"{self.label}: give a number of points other than 0."]
 
@@ -52,22 +62,42 @@ class UpdateFieldConfig(BaseModel):
 @dataclass(eq=False, repr=False)
 class UpdateContactField(FormAction):
     def run(self, submission, contact, config: UpdateFieldConfig) -> ActionResult:
-        data = submission.data or {}
-
-        def answer(match: re.Match) -> str:
-            value = data.get(match.group(1), "")
-            return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
-
-        value = PLACEHOLDER.sub(answer, config.value)
+        value = self._value(submission, config)
         try:
             result = contacts.upsert_contacts([{"email": contact.email, config.field: value}],
                                               policy={config.field: config.policy})
         except ValidationFailed as exc:
             return ActionResult(False, f"The value was refused: {exc}")
         changed = bool(result.updated)
-        label = next((f.label for f in contact_field_catalogue() if f.key == config.field), config.field)
+        label = self._label(config)
         return ActionResult(True, f"{label} set to “{value}”." if changed else f"{label} unchanged.",
                             {"field": config.field, "value": value, "changed": changed})
+
+    def run_batch(self, items, config: UpdateFieldConfig) -> list[ActionResult]:
+        """One bulk upsert for the batch (a refused value fails the batch: then each runs alone)."""
+        values = [self._value(submission, config) for submission, _ in items]
+        result = contacts.upsert_contacts([{"email": contact.email, config.field: value}
+                                           for (_, contact), value in zip(items, values, strict=True)],
+                                          policy={config.field: config.policy})
+        updated = set(result.updated_ids)
+        label = self._label(config)
+        return [ActionResult(True, f"{label} set to “{value}”." if contact.pk in updated else f"{label} unchanged.",
+                             {"field": config.field, "value": value, "changed": contact.pk in updated})
+                for (_, contact), value in zip(items, values, strict=True)]
+
+    @staticmethod
+    def _value(submission, config: UpdateFieldConfig) -> str:
+        data = submission.data or {}
+
+        def answer(match: re.Match) -> str:
+            value = data.get(match.group(1), "")
+            return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+        return PLACEHOLDER.sub(answer, config.value)
+
+    @staticmethod
+    def _label(config: UpdateFieldConfig) -> str:
+        return next((f.label for f in contact_field_catalogue() if f.key == config.field), config.field)
 
     def config_choices(self, name: str, form: FormSpec) -> list[tuple[str, str]] | None:
         if name == "field":

@@ -22,6 +22,9 @@ class WebformsConfig(AppConfig):
             TimelineKind(key="webforms.submitted", label="Form submitted", icon="✉", group="Forms"),
             TimelineKind(key="webforms.action", label="Form action", icon="⚙", group="Forms"),
             PointEvent(key="webforms.submitted", label="Submits a form", group="Forms"),
+            JobKind(key="webforms.process", label="Form submissions", run=services.process, max_attempts=5,
+                    backoff=5,
+                    concurrency_key=lambda params: None if params.get("continued") else services.PROCESS_KEY),
             JobKind(key="webforms.actions", label="Form actions", run=services.run_actions, max_attempts=5,
                     backoff=30, concurrency_key=lambda params: f"webforms.actions:{params.get('submission_id')}"),
         )

@@ -81,11 +81,19 @@ class FormAction(models.Model):
 
 
 class Submission(models.Model):
+    """A stored submission (created by the processor from the intake, see ``intake.py``)."""
+
     form = models.ForeignKey(Form, on_delete=models.CASCADE, related_name="submissions")
     contact = models.ForeignKey("contacts.Contact", null=True, blank=True, on_delete=models.SET_NULL,
                                 related_name="form_submissions")
+    # The answers, by field key (cleaned values).
     data = models.JSONField(default=dict, blank=True)
+    # The values given to the contact (by contact field key).
+    contact_data = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    # The intake entry it came from: a processor that crashed after storing it does not store it twice.
+    intake_key = models.CharField(max_length=40, null=True, blank=True, unique=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=300, blank=True)
     referrer = models.CharField(max_length=500, blank=True)
@@ -96,6 +104,13 @@ class Submission(models.Model):
 
     def __str__(self) -> str:
         return f"{self.form} #{self.pk}"
+
+
+class Intake(models.Model):
+    """Submissions waiting for the processor (PostgreSQL; embedded, a file of its own holds them)."""
+
+    payload = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
 
 
 class ActionRun(models.Model):

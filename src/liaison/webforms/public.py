@@ -56,14 +56,32 @@ def _widgets(public_form, raw: dict, errors: dict) -> list[dict]:
     return rows
 
 
+# The page as first drawn, per form version: a view only puts a fresh token in it (drawing
+# the template costs more than the rest of the request).
+_drawn: dict[tuple, str] = {}
+TOKEN_MARK = "__liaison_form_token__"
+
+
 def _page(request, public_form, raw=None, errors=None, status=200, notice=""):
     embed = request.GET.get("embed") == "1"
-    return render(request, "webforms/public_form.html", {
-        "pf": public_form, "form_obj": public_form.form, "rows": _widgets(public_form, raw or {}, errors or {}),
-        "token": services.make_token(public_form.form), "errors": errors or {}, "embed": embed, "notice": notice,
+    form = public_form.form
+    token = services.make_token(form)
+    plain = not raw and not errors and not notice and status == 200
+    key = (form.pk, form.updated_at, embed, request.path)
+    if plain and key in _drawn:
+        return HttpResponse(_drawn[key].replace(TOKEN_MARK, token))
+    response = render(request, "webforms/public_form.html", {
+        "pf": public_form, "form_obj": form, "rows": _widgets(public_form, raw or {}, errors or {}),
+        "token": TOKEN_MARK if plain else token, "errors": errors or {}, "embed": embed, "notice": notice,
         "honeypot": services.HONEYPOT, "token_name": services.TOKEN,
         "action": request.path + ("?embed=1" if embed else ""),
     }, status=status)
+    if plain:
+        if len(_drawn) > 500:
+            _drawn.clear()
+        _drawn[key] = response.content.decode()
+        response.content = _drawn[key].replace(TOKEN_MARK, token).encode()
+    return response
 
 
 @public

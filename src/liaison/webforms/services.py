@@ -1,22 +1,24 @@
 """Forms services: saving a form (with its save-time checks), submitting, actions, stats.
 
 The submit path is built for load: the form's definition is cached per process (keyed by
-its ``updated_at``), a submission is one transaction (contact upsert, submission,
-counter, timeline, in-request actions), views are counted in memory and written in
-batches, and actions that call out run in a job.
+its ``updated_at``), a submission is checked and stored with one INSERT, and a job
+processes stored submissions in batches (contacts and timeline through the bulk contacts
+services, then the actions in order; those that call out in a job of their own). Views
+are counted in memory and written in batches.
 """
 
 from __future__ import annotations
 
 import atexit
 import csv
+import json
 import logging
 import re
 import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.core import signing
@@ -29,13 +31,15 @@ from pydantic import BaseModel
 
 from liaison.contacts import services as contacts
 from liaison.contacts.fields import catalogue_by_key
-from liaison.contacts.models import Contact
-from liaison.core import jobs
+from liaison.contacts.models import Contact, Field, normalize_email
+from liaison.core import jobs, writegate
 from liaison.core.contributions import ActionSpec, FieldSpec, FormFieldType, FormSpec, FormValidator
 from liaison.core.contributions import FormAction as ActionType
 from liaison.core.errors import LiaisonError, RetryableError, ValidationFailed
+from liaison.core.models import Job
 from liaison.core.registry import registry
 from liaison.core.schema import validate_model
+from liaison.webforms import intake
 from liaison.webforms.fields import read_values
 from liaison.webforms.models import ActionRun, Form, FormAction, FormDayStat, FormField, Submission
 
@@ -326,10 +330,12 @@ def save_form(data: Mapping[str, Any], *, form: Form | None = None, user=None) -
 
 
 def new_form_defaults() -> dict[str, Any]:
-    """What a new form starts with: an e-mail field that identifies the contact."""
+    """What a new form starts with: published, with an e-mail field that identifies the contact."""
     return {"name": "", "published": True, "submit_label": "Submit",
-            "success_message": "Thank you! We have received your answers.", "fields": [{"key": "email", "label": "E-mail", "type": "email", "required": True,
-                                    "contact_field": "email"}], "actions": []}
+            "success_message": "Thank you! We have received your answers.",
+            "fields": [{"key": "email", "label": "E-mail", "type": "email", "required": True,
+                        "contact_field": "email"}],
+            "actions": []}
 
 
 def spec_of(form: Form) -> FormSpec:
@@ -375,7 +381,11 @@ _cache: dict[str, tuple[Any, PublicForm]] = {}
 
 def public_form(slug: str) -> PublicForm | None:
     """The published form at /f/<slug>/ (one query when the cached copy is current)."""
-    row = Form.objects.filter(slug=slug, published=True).values_list("pk", "updated_at").first()
+    # One plain statement per request (the ORM's cost is most of it): is the cached copy current?
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id, updated_at FROM {Form._meta.db_table} WHERE slug = %s AND published = %s",
+                       [slug, True])
+        row = cursor.fetchone()
     if row is None:
         return None
     cached = _cache.get(slug)
@@ -408,7 +418,7 @@ class Visitor:
 
 @dataclass
 class Outcome:
-    submission: Submission | None = None
+    intake_key: str = ""
     errors: dict[str, list[str]] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
 
@@ -416,10 +426,24 @@ class Outcome:
     def ok(self) -> bool:
         return not self.errors
 
+    @property
+    def submission(self) -> Submission | None:
+        """The stored submission, once processed (at once where jobs run inline)."""
+        if not self.intake_key:
+            return None
+        return Submission.objects.filter(intake_key=self.intake_key).first()
+
 
 def submit(public: PublicForm, data, visitor: Visitor | None = None) -> Outcome:
-    """Validate, upsert the contact by e-mail, store the submission, write the timeline, run the
-    actions (those calling out are queued for a job). Bad input changes nothing."""
+    """Take a submission: check every field (and the values meant for the contact, as the
+    contacts services will), then put it in the intake. Bad input changes nothing.
+
+    The request stops there: one small write that never waits for the main database (see
+    ``intake``). ``process`` then stores it, upserts the contact by e-mail and writes the
+    timeline through the bulk contacts services, and runs the actions in order, in batches
+    (within a moment; at once where jobs run inline). An entry leaves the intake only once
+    stored, so a crash loses nothing.
+    """
     visitor = visitor or Visitor()
     form = public.form
     values, errors, raw = read_values(public.fields, data)
@@ -427,36 +451,129 @@ def submit(public: PublicForm, data, visitor: Visitor | None = None) -> Outcome:
         return Outcome(errors=errors, raw=raw)
     row = {f.contact_field: values[f.key] for f in public.fields
            if f.contact_field and f.key in values and values[f.key] not in ("", None, [])}
+    if row:
+        _, problems = contacts.prepare_rows([row], contact_catalogue())
+        if problems:
+            # The contact would refuse a value (e.g. a phone number): say so next to the form field.
+            by_contact_field = {f.contact_field: f.key for f in public.fields if f.contact_field}
+            return Outcome(errors={by_contact_field.get(k, "__all__"): [m] for k, m in problems[0][1].items()},
+                           raw=raw)
+    store = intake.store()
+    entry = store.put({"form_id": form.pk, "data": values, "contact_data": row if row.get("email") else {},
+                       "created_at": timezone.now().isoformat(), "ip": visitor.ip,
+                       "user_agent": visitor.user_agent[:300], "referrer": visitor.referrer[:500]})
+    _ensure_job(PROCESS_KEY, "webforms.process", "Process form submissions")
+    return Outcome(intake_key=f"{store.name}:{entry}", raw=raw)
+
+
+_catalogue: tuple[Any, dict] | None = None
+
+
+def contact_catalogue() -> dict:
+    """The contact field catalogue, kept while the custom fields stay the same (checked with one
+    plain statement: the ORM query and the definitions cost more than a small request)."""
+    global _catalogue
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id, alias, type, label, choices FROM {Field._meta.db_table} WHERE object = %s "
+                       f"ORDER BY id", [Field.Object.CONTACT])
+        version = cursor.fetchall()
+    if _catalogue is None or _catalogue[0] != version:
+        custom = list(Field.objects.filter(object=Field.Object.CONTACT).order_by("group", "order", "label"))
+        _catalogue = (version, contacts.catalogue_by_key(custom))
+    return _catalogue[1]
+
+
+PROCESS_KEY = "webforms.process"
+PROCESS_BATCH = 50
+# A run stops after this long and hands over to a new job, so other jobs of the (single)
+# database worker are not kept waiting behind a long stream of submissions.
+PROCESS_BUDGET_SECONDS = 5.0
+
+
+def _ensure_job(key: str, kind: str, label: str) -> None:
+    """Enqueue ``kind`` unless one is active (one plain statement in the common case)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT 1 FROM {Job._meta.db_table} WHERE concurrency_key = %s AND status IN (%s, %s, %s)",
+                       [key, *Job.ACTIVE])
+        if cursor.fetchone():
+            return
+    jobs.enqueue(kind, {}, label=label)
+
+
+def process(ctx, continued: bool = False) -> dict[str, int]:
+    """The "webforms.process" job: received submissions, a batch per transaction, then the
+    actions each in its own transaction; until nothing is left (or the time budget is spent)."""
+    started = time.monotonic()
+    done = {"submissions": 0, "actions": 0}
+    while True:
+        ctx.check_cancelled()
+        count = _process_batch()
+        done["submissions"] += count
+        done["actions"] += _run_local_actions()
+        if not count:
+            return done
+        ctx.progress(done["submissions"], None, f"{done['submissions']} submissions processed")
+        if time.monotonic() - started > PROCESS_BUDGET_SECONDS:
+            jobs.enqueue("webforms.process", {"continued": True}, label="Process form submissions (continued)")
+            return done
+
+
+def _process_batch() -> int:
+    """One transaction for a batch of the intake: submissions stored, contacts upserted in bulk,
+    timeline entries in bulk, counters, and the action runs to do. Returns how many entries."""
+    store = intake.store()
     now = timezone.now()
-    try:
-        with transaction.atomic():
-            contact_id = None
-            if row.get("email"):
-                result = contacts.upsert_contacts([row])
-                contact_id = next(iter(result.ids.values()))
-            submission = Submission.objects.create(
-                form=form, contact_id=contact_id, data=values, created_at=now, ip=visitor.ip,
-                user_agent=visitor.user_agent[:300], referrer=visitor.referrer[:500])
-            Form.objects.filter(pk=form.pk).update(submission_count=F("submission_count") + 1)
-            if contact_id:
-                contacts.record_activities([contacts.ActivityInput(
-                    contact_id, "webforms.submitted", now, f"Submitted the form “{form.name}”",
-                    f"webforms.submitted:{submission.pk}",
-                    {"form_id": form.pk, "submission_id": submission.pk,
-                     "url": f"/forms/{form.pk}/submissions/{submission.pk}/"}, f"form:{form.pk}")])
-            if public.actions:
-                _start_actions(submission, public.actions)
-    except ValidationFailed as exc:
-        # The contact refused a value (e.g. a phone number): show it next to the form field.
-        by_contact_field = {f.contact_field: f.key for f in public.fields if f.contact_field}
-        mapped = {by_contact_field.get(k, "__all__"): v for k, v in exc.errors.items()}
-        return Outcome(errors=mapped, raw=raw)
-    return Outcome(submission=submission, raw=raw)
+    with writegate.writer(), transaction.atomic():
+        entries = store.take(PROCESS_BATCH)
+        if not entries:
+            return 0
+        keys = {pk: f"{store.name}:{pk}" for pk, _ in entries}
+        done = set(Submission.objects.filter(intake_key__in=list(keys.values())).values_list("intake_key", flat=True))
+        forms = {f.pk: f for f in Form.objects.filter(pk__in={p["form_id"] for _, p in entries})}
+        # Entries already stored (a crash before they left the intake) or of a form since deleted are dropped.
+        fresh = [(pk, p) for pk, p in entries if keys[pk] not in done and p["form_id"] in forms]
+        rows = [p["contact_data"] for _, p in fresh if p["contact_data"].get("email")]
+        ids = contacts.upsert_contacts(rows, skip_invalid=True).ids if rows else {}
+        batch = [Submission(
+            form=forms[p["form_id"]], data=p["data"], contact_data=p["contact_data"],
+            contact_id=ids.get(normalize_email(str(p["contact_data"].get("email", "")))),
+            created_at=datetime.fromisoformat(p["created_at"]), processed_at=now, intake_key=keys[pk],
+            ip=p["ip"], user_agent=p["user_agent"], referrer=p["referrer"]) for pk, p in fresh]
+        Submission.objects.bulk_create(batch)
+        if any(s.pk is None for s in batch):  # databases that do not return ids
+            stored = dict(Submission.objects.filter(intake_key__in=[s.intake_key for s in batch])
+                          .values_list("intake_key", "pk"))
+            for s in batch:
+                s.pk = stored[s.intake_key]
+        contacts.record_activities(contacts.ActivityInput(
+            s.contact_id, "webforms.submitted", s.created_at, f"Submitted the form “{s.form.name}”",
+            f"webforms.submitted:{s.pk}", {"form_id": s.form_id, "submission_id": s.pk,
+                                           "url": f"/forms/{s.form_id}/submissions/{s.pk}/"},
+            f"form:{s.form_id}") for s in batch if s.contact_id)
+        per_form: dict[int, int] = {}
+        for s in batch:
+            per_form[s.form_id] = per_form.get(s.form_id, 0) + 1
+        if per_form:
+            Form.objects.filter(pk__in=list(per_form)).update(submission_count=Case(
+                *[When(pk=pk, then=F("submission_count") + n) for pk, n in per_form.items()],
+                default=F("submission_count"), output_field=BigIntegerField()))
+        actions: dict[int, list[FormAction]] = {}
+        for action in FormAction.objects.filter(form_id__in=list(per_form)).order_by("order", "id"):
+            actions.setdefault(action.form_id, []).append(action)
+        runs = []
+        for s in batch:
+            runs += _plan_actions(s, actions.get(s.form_id, []))
+        ActionRun.objects.bulk_create(runs)
+        if store.name == "db":  # the same database: leaves the intake in the same transaction
+            store.remove(list(keys))
+    if store.name != "db":  # another file: only once stored (a crash in between is caught above)
+        store.remove(list(keys))
+    return len(entries)
 
 
-def _start_actions(submission: Submission, actions: list[FormAction]) -> None:
-    """Run actions in order in this request until one calls out; it and the rest go to a job
-    (so the order of the actions is always kept)."""
+def _plan_actions(submission: Submission, actions: list[FormAction]) -> list[ActionRun]:
+    """The runs of a submission's actions, in order: those before the first action that calls
+    out run in the processor; that one and the rest in a job of their own (order kept)."""
     runs = []
     in_job = False
     for action in actions:
@@ -464,23 +581,75 @@ def _start_actions(submission: Submission, actions: list[FormAction]) -> None:
         in_job = in_job or bool(kind and kind.runs_in_job)
         runs.append(ActionRun(submission=submission, order=action.order, key=action.key,
                               label=kind.label if kind else action.key, config=action.config, in_job=in_job))
-    ActionRun.objects.bulk_create(runs)
-    contact = Contact.objects.filter(pk=submission.contact_id).first() if submission.contact_id else None
-    finished = []
-    for run in runs:
-        if run.in_job:
-            break
-        _run_one(run, submission, contact, final=True)
-        finished.append(run)
-    if finished:
-        ActionRun.objects.bulk_update(finished, ["status", "message", "data", "finished_at"])
-    if any(r.in_job for r in runs):
+    if in_job:
         job = jobs.enqueue("webforms.actions", {"submission_id": submission.pk},
                            label=f"Actions of submission #{submission.pk} ({submission.form.name})")
-        ActionRun.objects.filter(submission=submission, in_job=True).update(job=job)
+        for run in runs:
+            if run.in_job:
+                run.job = job
+    return runs
 
 
-def _run_one(run: ActionRun, submission: Submission, contact: Contact | None, final: bool) -> None:
+def _run_local_actions() -> int:
+    """Run the pending actions that need no job: all the submissions' first actions together
+    (``FormAction.run_batch``), then their second ones..., one transaction per group."""
+    pending = list(ActionRun.objects.filter(status=ActionRun.Status.PENDING, in_job=False)
+                   .select_related("submission__form", "submission__contact").order_by("submission_id", "order"))
+    groups: dict[tuple, list[ActionRun]] = {}
+    for run in pending:
+        key = (run.submission.form_id, run.order, run.key, json.dumps(run.config, sort_keys=True))
+        groups.setdefault(key, []).append(run)
+    for key in sorted(groups, key=lambda k: (k[1], k[0])):  # every submission's action n before n + 1
+        with writegate.writer(), transaction.atomic():
+            _run_group(groups[key])
+    return len(pending)
+
+
+def _run_group(runs: list[ActionRun]) -> None:
+    """One action (same form, same config) for many submissions, through ``run_batch``."""
+    kind = registry.find(ActionType, runs[0].key)
+    ready = [r for r in runs if kind is not None and not (kind.needs_contact and r.submission.contact is None)]
+    results = None
+    if ready:
+        try:
+            config = kind.config_schema.model_validate(runs[0].config)
+            with transaction.atomic():
+                results = kind.run_batch([(r.submission, r.submission.contact) for r in ready], config)
+            if len(results) != len(ready):
+                raise LiaisonError(f"{kind.key} returned {len(results)} results for {len(ready)} submissions")
+        except Exception:  # noqa: BLE001 - then each on its own, so one bad item fails alone
+            logger.warning("form action %s failed as a batch; running each submission alone", runs[0].key,
+                           exc_info=True)
+            results = None
+    now = timezone.now()
+    outcome = dict(zip([r.pk for r in ready], results or [], strict=False))
+    failed = []
+    for run in runs:
+        if run.pk in outcome:
+            result = outcome[run.pk]
+            run.status = ActionRun.Status.SUCCEEDED if result.ok else ActionRun.Status.FAILED
+            run.message, run.data, run.finished_at = result.message, result.data, now
+        else:
+            _run_one(run, run.submission, run.submission.contact, final=True, record=False)
+        if run.status == ActionRun.Status.FAILED and run.submission.contact_id:
+            failed.append(run)
+    ActionRun.objects.bulk_update(runs, ["status", "message", "data", "finished_at"])
+    _record_outcomes(failed)
+
+
+def _record_outcomes(runs: list[ActionRun]) -> None:
+    """Action outcomes on the contacts' timelines (those that called out, and failures)."""
+    contacts.record_activities(contacts.ActivityInput(
+        run.submission.contact_id, "webforms.action", run.finished_at or timezone.now(),
+        f"{run.label}: {'done' if run.status == ActionRun.Status.SUCCEEDED else run.get_status_display().lower()}",
+        f"webforms.action:{run.submission_id}:{run.order}:{run.status}",
+        {"summary": run.message, "form_id": run.submission.form_id, "submission_id": run.submission_id,
+         "url": f"/forms/{run.submission.form_id}/submissions/{run.submission_id}/"},
+        f"form:{run.submission.form_id}") for run in runs)
+
+
+def _run_one(run: ActionRun, submission: Submission, contact: Contact | None, final: bool,
+             record: bool = True) -> None:
     """Run one action; its outcome lands on the run (and the timeline when it calls out or fails).
 
     Retryable failures propagate unless ``final`` (the job retries them with back-off).
@@ -512,13 +681,8 @@ def _run_one(run: ActionRun, submission: Submission, contact: Contact | None, fi
             run.status = ActionRun.Status.SUCCEEDED if result.ok else ActionRun.Status.FAILED
             run.message, run.data = result.message, result.data
     run.finished_at = timezone.now()
-    if contact is not None and (run.in_job or run.status == ActionRun.Status.FAILED):
-        outcome = "done" if run.status == ActionRun.Status.SUCCEEDED else run.get_status_display().lower()
-        contacts.record_activities([contacts.ActivityInput(
-            contact.pk, "webforms.action", run.finished_at, f"{run.label}: {outcome}",
-            f"webforms.action:{submission.pk}:{run.order}:{run.status}",
-            {"summary": run.message, "form_id": submission.form_id, "submission_id": submission.pk,
-             "url": f"/forms/{submission.form_id}/submissions/{submission.pk}/"}, f"form:{submission.form_id}")])
+    if record and contact is not None and (run.in_job or run.status == ActionRun.Status.FAILED):
+        _record_outcomes([run])
 
 
 def run_actions(ctx, submission_id: int) -> dict[str, Any]:
@@ -557,7 +721,7 @@ def count_view(form: Form) -> None:
         flush_views()
 
 
-def flush_views() -> int:
+def flush_views(quiet: bool = False) -> int:
     global _last_flush
     with _views_lock:
         pending = dict(_views)
@@ -581,7 +745,8 @@ def flush_views() -> int:
                 *[When(pk=form_id, then=F("views") + n) for form_id, n in per_form.items() if form_id in existing],
                 default=F("views"), output_field=BigIntegerField()))
     except Exception:  # noqa: BLE001 - views are statistics: never fail a visitor's page for them
-        logger.warning("could not write %s form views", sum(pending.values()), exc_info=True)
+        if not quiet:
+            logger.warning("could not write %s form views", sum(pending.values()), exc_info=True)
         return 0
     return sum(pending.values())
 
@@ -592,10 +757,7 @@ def _flush_at_exit() -> None:
     with _views_lock:
         if not _views:
             return
-    try:
-        flush_views()
-    except Exception:  # noqa: BLE001 - nothing more can be done while the interpreter exits
-        pass
+    flush_views(quiet=True)
 
 
 def stats(form: Form, days: int = 30) -> dict[str, Any]:

@@ -178,6 +178,7 @@ class FormAction(Contribution, ABC):
       e-mail field has none); then ``contact`` is never None.
     - ``run(submission, contact, config)``: ``submission`` is a ``webforms.Submission``
       (``form``, ``data`` = {field key: cleaned value}, ``created_at``, ``pk``).
+      ``run_batch(items, config)`` does the same for many submissions (see there).
     """
 
     kind: ClassVar[str] = "form_action"
@@ -192,6 +193,15 @@ class FormAction(Contribution, ABC):
     @abstractmethod
     def run(self, submission: Submission, contact: Contact | None, config: BaseModel) -> ActionResult:
         """Do the work for one submission."""
+
+    def run_batch(self, items: list[tuple[Submission, Contact | None]], config: BaseModel) -> list[ActionResult]:
+        """Do the work for several submissions of one form at once: one result per item, in order.
+
+        Submissions are processed in batches; actions that run outside jobs get a batch and
+        may override this to use bulk services (one query for all). The default runs each.
+        If it raises, each item is run alone, so one bad item cannot fail the others.
+        """
+        return [self.run(submission, contact, config) for submission, contact in items]
 
     def check(self, config: BaseModel, form: FormSpec) -> list[str]:
         return []
