@@ -102,3 +102,18 @@ def test_readers_see_but_cannot_build(client, reader, signup):
     assert client.get("/forms/").status_code == 200
     assert client.post("/forms/new/", BASE).status_code == 403
     assert client.post(f"/forms/{signup.pk}/delete/").status_code == 403
+
+
+def test_cli_lists_forms_and_exports_submissions(signup, tmp_path, django_capture_on_commit_callbacks):
+    from django.core.management import CommandError, call_command
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.submit(services.public_form(signup.slug), GOOD)
+    call_command("forms", "list")
+    target = tmp_path / "out.csv"
+    call_command("forms", "export", signup.slug, "-o", str(target))
+    assert "ann@example.com" in target.read_text(encoding="utf-8")
+    call_command("forms", "export", str(signup.pk), "-o", str(target))
+    assert len(target.read_text(encoding="utf-8").splitlines()) == 2  # the header and one submission
+    with pytest.raises(CommandError, match="no form 'nope'"):
+        call_command("forms", "export", "nope")

@@ -1,4 +1,4 @@
-from typing import Annotated
+from typing import Annotated, Any
 
 from ninja import Schema
 from pydantic import Field
@@ -20,3 +20,15 @@ class Message(Schema):
 
 
 ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}
+
+
+class SettingFieldOut(Schema):
+    """One setting of a typed schema (integration settings, form action and field configs)."""
+
+    name: str
+    label: str
+    help: str
+    kind: str
+    required: bool
+    default: Any = None
+    choices: list[tuple[str, str]]

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import math
 import random
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass
 
 from django.conf import settings
+
+from liaison.core.localdb import LocalSQLite
 
 
 @dataclass(frozen=True)
@@ -71,25 +72,14 @@ class _Memory:
 
 
 class _SQLite:
-    """One row per (bucket, window) in var/ratelimits.sqlite3; a connection per thread."""
+    """One row per (bucket, window) in var/ratelimits.sqlite3."""
 
     def __init__(self, path: str) -> None:
-        self.path = path
-        self.local = threading.local()
-
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self.local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("CREATE TABLE IF NOT EXISTS hits (bucket TEXT NOT NULL, window INTEGER NOT NULL, "
-                         "count INTEGER NOT NULL, PRIMARY KEY (bucket, window)) WITHOUT ROWID")
-            self.local.conn = conn
-        return conn
+        self.db = LocalSQLite(path, "CREATE TABLE IF NOT EXISTS hits (bucket TEXT NOT NULL, window INTEGER NOT NULL, "
+                                    "count INTEGER NOT NULL, PRIMARY KEY (bucket, window)) WITHOUT ROWID")
 
     def incr(self, bucket: str, window: int) -> tuple[int, int]:
-        conn = self._conn()
+        conn = self.db.conn()
         rows = conn.execute(
             "INSERT INTO hits (bucket, window, count) VALUES (?, ?, 1) "
             "ON CONFLICT (bucket, window) DO UPDATE SET count = count + 1 RETURNING count",

@@ -9,23 +9,13 @@ from pydantic import ConfigDict
 from pydantic import Field as PydanticField
 
 from liaison.api.pagination import Pagination
-from liaison.api.schemas import ERRORS, Id
+from liaison.api.schemas import ERRORS, Id, SettingFieldOut
 from liaison.core.api import JobOut
 from liaison.core.permissions import requires
 from liaison.integrations import schema, services
 from liaison.integrations.models import ApiCall, FieldMapping, Integration, SyncRun
 
 router = Router(tags=["integrations"])
-
-
-class SettingFieldOut(Schema):
-    name: str
-    label: str
-    help: str
-    kind: str
-    required: bool
-    default: Any = None
-    choices: list[tuple[str, str]]
 
 
 class FeatureOut(Schema):

@@ -11,7 +11,7 @@ from pydantic import ConfigDict
 from pydantic import Field as PydanticField
 
 from liaison.api.pagination import Pagination
-from liaison.api.schemas import ERRORS, Id
+from liaison.api.schemas import ERRORS, Id, SettingFieldOut
 from liaison.core.contributions import FormAction as ActionType
 from liaison.core.contributions import FormFieldType
 from liaison.core.errors import ValidationFailed
@@ -134,16 +134,6 @@ class StatsOut(Schema):
     days: list[DayOut]
 
 
-class SettingOut(Schema):
-    name: str
-    label: str
-    help: str
-    kind: str
-    required: bool
-    default: Any = None
-    choices: list[tuple[str, str]]
-
-
 class FieldTypeOut(Schema):
     key: str
     label: str
@@ -151,7 +141,7 @@ class FieldTypeOut(Schema):
     widget: str
     has_options: bool
     description: str
-    config: list[SettingOut]
+    config: list[SettingFieldOut]
 
 
 class ActionTypeOut(Schema):
@@ -161,7 +151,7 @@ class ActionTypeOut(Schema):
     description: str
     runs_in_job: bool
     needs_contact: bool
-    config: list[SettingOut]
+    config: list[SettingFieldOut]
     config_schema: dict[str, Any]
 
 

@@ -154,15 +154,18 @@ def _inputs(schema, prefix: str, config: dict, choices_for) -> list[ConfigInput]
 
 
 @dataclass
-class FieldRow:
+class Row:
+    """A field (``what="fields"``) or an action (``what="actions"``) as the builder draws it."""
+
+    what: str
     index: int
     data: dict[str, Any]
-    kind: FormFieldType | None
+    kind: FormFieldType | ActionType | None
     config: list[ConfigInput] = field(default_factory=list)
 
     @property
     def prefix(self) -> str:
-        return f"fields-{self.index}"
+        return f"{self.what}-{self.index}"
 
     @property
     def options_text(self) -> str:
@@ -174,36 +177,21 @@ class FieldRow:
         return self.data.get("validation") or {}
 
 
-@dataclass
-class ActionRow:
-    index: int
-    data: dict[str, Any]
-    kind: ActionType | None
-    config: list[ConfigInput] = field(default_factory=list)
-
-    @property
-    def prefix(self) -> str:
-        return f"actions-{self.index}"
-
-
-def rows(data: dict[str, Any], spec: FormSpec) -> tuple[list[FieldRow], list[ActionRow]]:
-    field_rows = []
-    for i, item in enumerate(data.get("fields") or []):
-        kind = registry.find(FormFieldType, item.get("type", ""))
-        row = FieldRow(i, item, kind)
+def _rows(what: str, items: list[dict[str, Any]], contribution, key: str, spec: FormSpec) -> list[Row]:
+    found = []
+    for i, item in enumerate(items or []):
+        kind = registry.find(contribution, item.get(key, ""))
+        row = Row(what, i, item, kind)
         if kind is not None:
             row.config = _inputs(kind.config_schema, row.prefix, item.get("config") or {},
                                  lambda name, kind=kind: kind.config_choices(name, spec))
-        field_rows.append(row)
-    action_rows = []
-    for i, item in enumerate(data.get("actions") or []):
-        kind = registry.find(ActionType, item.get("key", ""))
-        row = ActionRow(i, item, kind)
-        if kind is not None:
-            row.config = _inputs(kind.config_schema, row.prefix, item.get("config") or {},
-                                 lambda name, kind=kind: kind.config_choices(name, spec))
-        action_rows.append(row)
-    return field_rows, action_rows
+        found.append(row)
+    return found
+
+
+def rows(data: dict[str, Any], spec: FormSpec) -> tuple[list[Row], list[Row]]:
+    return (_rows("fields", data.get("fields"), FormFieldType, "type", spec),
+            _rows("actions", data.get("actions"), ActionType, "key", spec))
 
 
 def palette() -> dict[str, Any]:

@@ -14,7 +14,6 @@ between the two loses nothing and duplicates nothing.
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from typing import Any
 
@@ -22,26 +21,20 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from liaison.core.localdb import LocalSQLite
+
 
 class FileIntake:
-    """A SQLite file under var/ (embedded mode); a connection per thread."""
+    """A SQLite file under var/ (embedded mode)."""
 
     name = "file"
 
     def __init__(self, path: str) -> None:
-        self.path = path
-        self.local = threading.local()
+        self.db = LocalSQLite(path, "CREATE TABLE IF NOT EXISTS intake (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+                                    "payload TEXT NOT NULL)")
 
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self.local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("CREATE TABLE IF NOT EXISTS intake (id INTEGER PRIMARY KEY AUTOINCREMENT, "
-                         "payload TEXT NOT NULL)")
-            self.local.conn = conn
-        return conn
+    def _conn(self):
+        return self.db.conn()
 
     def put(self, payload: dict[str, Any]) -> int:
         return self._conn().execute("INSERT INTO intake (payload) VALUES (?)", (json.dumps(payload),)).lastrowid

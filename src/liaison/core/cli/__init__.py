@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 import threading
+from collections.abc import Iterable
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -55,3 +57,14 @@ def report(job: Job, console: Console) -> int:
         return 1
     console.print(f"[red]{job.get_status_display()}:[/red] {job.error}  (job #{job.pk}; 'liaison jobs show {job.pk}')")
     return 1
+
+
+def write_lines(lines: Iterable[str], path: str | None) -> None:
+    """Write an export to a file (UTF-8, as is) or to standard output."""
+    out = open(path, "w", encoding="utf-8", newline="") if path else sys.stdout
+    try:
+        for line in lines:
+            out.write(line)
+    finally:
+        if out is not sys.stdout:
+            out.close()

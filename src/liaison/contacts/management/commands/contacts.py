@@ -1,4 +1,3 @@
-import sys
 from pathlib import Path
 
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -7,7 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from liaison.contacts import exports, imports, services
-from liaison.core.cli import report, run_job_with_progress
+from liaison.core.cli import report, run_job_with_progress, write_lines
 from liaison.core.errors import ValidationFailed
 
 
@@ -82,10 +81,4 @@ class Command(BaseCommand):
     def _export(self, options):
         params = {"q": options["q"], "company": options["company"]}
         qs = services.filter_contacts({k: v for k, v in params.items() if v})
-        out = open(options["output"], "w", encoding="utf-8", newline="") if options["output"] else sys.stdout
-        try:
-            for line in exports.contacts_csv(qs):
-                out.write(line)
-        finally:
-            if out is not sys.stdout:
-                out.close()
+        write_lines(exports.contacts_csv(qs), options["output"])

@@ -1,10 +1,9 @@
-import sys
-
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Q
 from rich.console import Console
 from rich.table import Table
 
+from liaison.core.cli import write_lines
 from liaison.webforms import services
 from liaison.webforms.models import Form
 
@@ -37,11 +36,4 @@ class Command(BaseCommand):
                               f"{form.conversion} %" if form.conversion is not None else "—")
             Console().print(table)
             return
-        form = find_form(options["form"])
-        out = open(options["output"], "w", encoding="utf-8", newline="") if options["output"] else sys.stdout
-        try:
-            for line in services.submissions_csv(form):
-                out.write(line)
-        finally:
-            if out is not sys.stdout:
-                out.close()
+        write_lines(services.submissions_csv(find_form(options["form"])), options["output"])
