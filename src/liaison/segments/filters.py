@@ -12,6 +12,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.db.models import BooleanField, DateField, DateTimeField, Exists, F, FloatField, Func, OuterRef, Q
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Lower
@@ -118,7 +119,10 @@ class FieldFilter(SegmentFilter):
         inner = self._condition(operator, value)
         if self.on == "contact":
             return inner
-        q = Q(company_id__in=Company.objects.filter(inner).values("pk"))
+        # Correlated on the company's key: one index lookup per contact when re-evaluating a
+        # few contacts (an IN (subquery) would read every matching company each time); a
+        # rebuild still gets a semi-join.
+        q = Q(Exists(Company.objects.filter(inner, pk=OuterRef("company_id"))))
         if operator in HOLDS_FOR_MISSING or (self.column == "boolean" and value is False):
             q |= Q(company_id__isnull=True)
         return q
@@ -364,13 +368,26 @@ def custom_filter(field: Field) -> FieldFilter:
                        on=field.object, custom_alias=field.alias, column=column)
 
 
+_catalogue: tuple[Any, dict[str, SegmentFilter]] | None = None
+
+
 def catalogue() -> dict[str, SegmentFilter]:
-    """Every filter usable now: the registry's, then one per custom field (one query)."""
-    found: dict[str, SegmentFilter] = {f.key: f for f in registry.all(SegmentFilter)}
-    for field in Field.objects.order_by("object", "group", "order", "label"):
-        flt = custom_filter(field)
-        found.setdefault(flt.key, flt)
-    return found
+    """Every filter usable now: the registry's, then one per custom field.
+
+    Kept while the custom fields stay the same, checked with one plain statement (a contact's
+    re-evaluation reads it every time).
+    """
+    global _catalogue
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id, object, alias, type, label, choices FROM {Field._meta.db_table} ORDER BY id")
+        version = (cursor.fetchall(), [id(f) for f in registry.all(SegmentFilter)])
+    if _catalogue is None or _catalogue[0] != version:
+        found: dict[str, SegmentFilter] = {f.key: f for f in registry.all(SegmentFilter)}
+        for field in Field.objects.order_by("object", "group", "order", "label"):
+            flt = custom_filter(field)
+            found.setdefault(flt.key, flt)
+        _catalogue = (version, found)
+    return dict(_catalogue[1])
 
 
 def grouped(filters: Mapping[str, SegmentFilter]) -> list[tuple[str, list[SegmentFilter]]]:

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import psycopg
 from django.db import connection, transaction
 from django.db.models import BooleanField, Case, Exists, ExpressionWrapper, F, IntegerField, OuterRef, Q, Value, When
 from django.db.models.expressions import RawSQL
@@ -330,9 +331,14 @@ def reevaluate(contact_ids: Iterable[int], segments: Iterable[Segment] | None = 
     if not ids:
         return changes
     filters = engine.catalogue()
-    segments = list(Segment.objects.all() if segments is None else segments)
-    static_ids = set(StaticMember.objects.filter(segment__in=segments).values_list("segment_id", flat=True)
-                     .distinct())
+    if segments is None:  # with whether each has static entries, in one query
+        segments = list(Segment.objects.only("pk", "filters").annotate(has_static=Exists(
+            StaticMember.objects.filter(segment=OuterRef("pk")))))
+        static_ids = {s.pk for s in segments if s.has_static}
+    else:
+        segments = list(segments)
+        static_ids = set(StaticMember.objects.filter(segment__in=segments).values_list("segment_id", flat=True)
+                         .distinct())
     for level in build_order(segments, filters):
         compiled = _level_query(level, filters, static_ids)
         if compiled is None:
@@ -396,10 +402,19 @@ def _level_query(level: list[Segment], filters, static_ids: set[int]) -> LevelQu
 
 def _reevaluate_chunk(ids: list[int], compiled: LevelQuery, changes: Changes) -> None:
     params = list(compiled.params)
-    params[compiled.ids_at] = ids if connection.vendor == "postgresql" else json.dumps(ids)
-    with connection.cursor() as cursor:
-        cursor.execute(compiled.sql, params)
-        rows = cursor.fetchall()
+    if connection.vendor == "postgresql":
+        params[compiled.ids_at] = ids
+        # The same statement runs for every change: prepared on the server, it is planned once
+        # (Django's cursors bind on the client and would have it planned on every call).
+        connection.ensure_connection()
+        with psycopg.Cursor(connection.connection) as cursor:
+            cursor.execute(compiled.sql, params, prepare=True)
+            rows = cursor.fetchall()
+    else:
+        params[compiled.ids_at] = json.dumps(ids)
+        with connection.cursor() as cursor:
+            cursor.execute(compiled.sql, params)
+            rows = cursor.fetchall()
     segment_ids = compiled.segment_ids
     wanted = {(pk, cid) for cid, *flags in rows for pk, flag in zip(segment_ids, flags, strict=True) if flag}
     current = set(Membership.objects.filter(contact_id__in=ids, segment_id__in=segment_ids)
@@ -567,16 +582,6 @@ def contacts_from_emails(emails: Iterable[str], *, create: bool, user=None) -> t
 
 
 # -- reading ------------------------------------------------------------------------------------
-
-def members(segment: Segment, q: str = ""):
-    """The segment's contacts (newest members first), optionally searched."""
-    qs = Contact.objects.filter(Exists(Membership.objects.filter(segment=segment, contact_id=OuterRef("pk"))))
-    if q:
-        needle = q.strip().lower()
-        qs = qs.filter(Q(email_key__contains=needle) | Q(first_name__icontains=needle)
-                       | Q(last_name__icontains=needle))
-    return qs
-
 
 def member_rows(segment: Segment, q: str = ""):
     """Membership rows with their contacts, for member lists."""

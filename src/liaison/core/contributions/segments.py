@@ -328,5 +328,5 @@ class SegmentFilter(Contribution, ABC):
         if unknown or not self.operators:
             raise ValueError(f"{self.key}: unknown or missing operators {unknown}")
         period = {o for o in self.operators if OPERATORS[o].arity == "period"}
-        if period and self.value_type != "period" or self.value_type == "period" and period != set(self.operators):
+        if (period and self.value_type != "period") or (self.value_type == "period" and period != set(self.operators)):
             raise ValueError(f"{self.key}: period operators go with value_type 'period' only")
