@@ -14,7 +14,8 @@ segment members must all equal the successful submissions (zero lost).
 Targets on a 2-core machine: at least 200 submissions per second, p99 of the
 submission (POST) under 150 ms, zero errors, zero lost submissions.
 
-    .venv/bin/python bench/forms_load.py
+    .venv/bin/python bench/forms_load.py                  # 16 submitters, each as fast as answered
+    .venv/bin/python bench/forms_load.py --rate 220       # an offered load of 220 submissions/s
     .venv/bin/python bench/forms_load.py --submitters 24 --seconds 60 --port 8765
 
 The per-address limit stays on, set high (every submitter comes from 127.0.0.1).
@@ -74,9 +75,10 @@ def prepare(env: dict[str, str]) -> str:
 
 
 class Submitter(threading.Thread):
-    def __init__(self, index: int, port: int, slug: str, deadline: float, reuse_token: bool):
+    def __init__(self, index: int, port: int, slug: str, deadline: float, reuse_token: bool, interval: float = 0.0):
         super().__init__(daemon=True)
         self.index, self.port, self.slug, self.deadline, self.reuse_token = index, port, slug, deadline, reuse_token
+        self.interval = interval  # seconds between the starts of two submissions (0: at once)
         self.post_times: list[float] = []
         self.get_times: list[float] = []
         self.ok = 0
@@ -92,7 +94,13 @@ class Submitter(threading.Thread):
         path = f"/f/{self.slug}/"
         token = None
         n = 0
+        next_start = time.monotonic()
         while time.monotonic() < self.deadline:
+            if self.interval:  # an offered load: start on schedule, whatever the last answer took
+                pause = next_start - time.monotonic()
+                if pause > 0:
+                    time.sleep(pause)
+                next_start += self.interval
             n += 1
             try:
                 if token is None or not self.reuse_token:
@@ -146,7 +154,9 @@ def wait_ready(port: int, slug: str, process, timeout: float = 90) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--submitters", type=int, default=24)
+    parser.add_argument("--submitters", type=int, default=16)
+    parser.add_argument("--rate", type=float, default=0,
+                        help="offered submissions per second in all (default 0: each submitter as fast as answered)")
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--web-workers", type=int, default=None, help="passed to liaison up (default: its own)")
@@ -172,10 +182,12 @@ def main() -> None:
     try:
         wait_ready(args.port, slug, server)
         before = load()
-        print(f"liaison up on port {args.port} ({' '.join(command[1:])}); {args.submitters} submitters for "
-              f"{args.seconds:.0f} s; {before}", flush=True)
+        offered = f", {args.rate:.0f} submissions/s offered" if args.rate else ", each as fast as answered"
+        print(f"liaison up on port {args.port} ({' '.join(command[1:])}); {args.submitters} submitters{offered}, "
+              f"for {args.seconds:.0f} s; {before}", flush=True)
         started = time.monotonic()
-        threads = [Submitter(i, args.port, slug, started + args.seconds, args.reuse_token)
+        interval = args.submitters / args.rate if args.rate else 0.0
+        threads = [Submitter(i, args.port, slug, started + args.seconds, args.reuse_token, interval)
                    for i in range(args.submitters)]
         for t in threads:
             t.start()
