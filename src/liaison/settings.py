@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "liaison.users",
     "liaison.contacts",
     "liaison.integrations",
+    "liaison.integrations.goto",
     "liaison.web",
     "liaison.demo",
 ]
