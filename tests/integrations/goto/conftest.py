@@ -40,6 +40,45 @@ def deliveries():
     return Deliveries()
 
 
+class Scripted:
+    """WSGI wrapper of the sandbox: scripted failures of chosen calls, as GoTo answers them.
+
+    ``fail(status, body, times, when=(method, path) -> bool, after=N)``: once N matching
+    calls went through, the next ``times`` matching calls answer ``status`` with ``body``.
+    """
+
+    def __init__(self, app):
+        self.app = app
+        self.rules: list[dict] = []
+        self.passed = 0
+
+    def fail(self, status: int, body: dict, times: int = 1, when=None, after: int = 0,
+             headers: list[tuple[str, str]] | None = None) -> None:
+        self.rules.append({"status": status, "body": body, "times": times, "after": after,
+                           "when": when or (lambda method, path: True), "headers": headers or []})
+
+    def clear(self) -> None:
+        self.rules.clear()
+        self.passed = 0
+
+    def __call__(self, environ, start_response):
+        import json
+
+        method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
+        rule = next((r for r in self.rules if r["when"](method, path)), None)
+        if rule is not None and self.passed >= rule["after"]:
+            rule["times"] -= 1
+            if rule["times"] <= 0:
+                self.rules.remove(rule)
+            data = json.dumps(rule["body"]).encode()
+            start_response(f"{rule['status']} Failure", [("Content-Type", "application/json"),
+                                                         ("Content-Length", str(len(data))), *rule["headers"]])
+            return [data]
+        if rule is not None:
+            self.passed += 1
+        return self.app(environ, start_response)
+
+
 def make_sandbox(deliveries=None, **config) -> GoToSandbox:
     return GoToSandbox(seed=5, config=SeedConfig(**{**SMALL, **config}), deliver=deliveries, sleep=lambda s: None)
 
@@ -47,7 +86,8 @@ def make_sandbox(deliveries=None, **config) -> GoToSandbox:
 @pytest.fixture
 def sandbox(deliveries):
     sb = make_sandbox(deliveries)
-    with transports.mounted(API, httpx.WSGITransport(app=sb)):
+    sb.scripted = Scripted(sb)
+    with transports.mounted(API, httpx.WSGITransport(app=sb.scripted)):
         yield sb
 
 
@@ -70,3 +110,22 @@ def account(db, sandbox, admin_user):
     integration = create_account(admin_user)
     connect(integration, sandbox)
     return integration
+
+
+def sync(integration, **options):
+    """One sync run in this process; its SyncRun (a failed run is returned, not raised)."""
+    from liaison.integrations.models import SyncRun
+    from liaison.integrations.sync import run_sync
+
+    try:
+        run_sync(None, integration.pk, "test", options)
+    except Exception:  # noqa: BLE001 - the run records the failure
+        pass
+    return SyncRun.objects.filter(integration=integration).latest("started_at")
+
+
+def slot(sandbox, days: float = 3, hours: float = 1):
+    from datetime import timedelta
+
+    start = (sandbox.now() + timedelta(days=days)).replace(microsecond=0, second=0)
+    return start, start + timedelta(hours=hours)

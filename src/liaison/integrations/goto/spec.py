@@ -59,11 +59,18 @@ class GoToSettings(BaseModel):
 
 
 def goto_auth(integration, **kw) -> OAuth2Auth:
-    """The OAuth2 plug-in for GoTo calls: 401 and 403 ``InvalidToken`` mean "renew"."""
+    """The OAuth2 plug-in for GoTo calls: 401 and 403 ``InvalidToken`` mean "renew".
+
+    The token is kept in memory between calls (``CachedTokenStore``): no query per call, and
+    a fetching thread needs the database only to renew it.
+    """
     from liaison.integrations import services
     from liaison.integrations.goto.client import token_expired
+    from liaison.integrations.goto.prefetch import CachedTokenStore
 
-    return services.oauth_auth(integration, expired=token_expired, **kw)
+    auth = services.oauth_auth(integration, expired=token_expired, **kw)
+    auth.store = CachedTokenStore(auth.store)
+    return auth
 
 
 class GoToSpec(IntegrationSpec):

@@ -43,6 +43,7 @@ from liaison.integrations.goto.assist import OPEN_STATUSES, AssistApi
 from liaison.integrations.goto.client import EventRecord, RegistrantRecord, SessionRecord, parse_instant
 from liaison.integrations.goto.meeting import MeetingApi
 from liaison.integrations.goto.models import AssistSession, Event, Session, WebhookEvent
+from liaison.integrations.goto.prefetch import Prefetcher
 from liaison.integrations.goto.spec import PRODUCT_LABELS, PRODUCTS, goto_auth, validate_options
 from liaison.integrations.goto.training import TrainingApi, attended
 from liaison.integrations.goto.webinar import WebinarApi, is_gone
@@ -68,8 +69,9 @@ EVENT_PATHS = frozenset({
 def is_systemic(exc: BaseException) -> bool:
     """Failures that concern the whole account (not one event): stop the run at once."""
     if isinstance(exc, ProviderError):
-        return exc.code in ("InvalidToken", "TokenExpired", "NotConnected") or (
-            exc.status in (401, 403) and exc.code in ("", "InvalidToken"))
+        # Token endpoint refusals (RFC 6749 codes) and gateway refusals of the token itself.
+        return exc.code in ("InvalidToken", "TokenExpired", "NotConnected", "invalid_grant", "invalid_client",
+                            "unauthorized_client") or (exc.status in (401, 403) and exc.code in ("", "InvalidToken"))
     return False
 
 
@@ -151,17 +153,23 @@ class ProductSync:
                 work(event)
                 self.successes += 1
             except ProviderError as exc:
-                if is_systemic(exc):
-                    raise
-                if is_gone(exc) and exc.path in EVENT_PATHS:
-                    facts.cancel_events([event], self.now)
-                    self.ctx.log(f"{self.label} “{event.title}” ({event.provider_key}) no longer exists: "
-                                 f"marked cancelled.")
-                    self.successes += 1
-                    continue
-                exc.goto_recorded = True
-                self.ctx.error(f"{self.label} “{event.title}”: {exc.user_message}", event=event.provider_key)
-                self.failures.append(exc)
+                self.event_failed(event, exc)
+        self.finish_events(total)
+
+    def event_failed(self, event: Event, exc: ProviderError) -> None:
+        """One event's failure: gone (cancelled), systemic (stop), or recorded while the others go on."""
+        if is_systemic(exc):
+            raise exc
+        if is_gone(exc) and exc.path in EVENT_PATHS:
+            facts.cancel_events([event], self.now)
+            self.ctx.log(f"{self.label} “{event.title}” ({event.provider_key}) no longer exists: marked cancelled.")
+            self.successes += 1
+            return
+        exc.goto_recorded = True
+        self.ctx.error(f"{self.label} “{event.title}”: {exc.user_message}", event=event.provider_key)
+        self.failures.append(exc)
+
+    def finish_events(self, total: int) -> None:
         self.ctx.progress(total, total, f"{self.label}: {total} event(s) done")
         if self.failures and not self.successes:
             raise self.failures[0]
@@ -253,8 +261,7 @@ class WebinarSync(ProductSync):
         sessions = self.pending_sessions()
         work = [e for e in self.in_scope().order_by("starts_at", "id")
                 if self.due_for_registrants(e, cursors.get(e.provider_key)) or sessions.get(e.pk)]
-        self.each_event(work, lambda event: self.sync_event(event, cursors.get(event.provider_key),
-                                                            sessions.get(event.pk, [])))
+        self.process(work, cursors, sessions)
         self.mark_complete()
 
     def list_events(self) -> None:
@@ -321,40 +328,73 @@ class WebinarSync(ProductSync):
             page += 1
         self.ctx.save_cursor("webinar.sessions", {"to": facts.iso(self.now)})
 
-    def sync_event(self, event: Event, cursor: dict | None, sessions: list[Session]) -> None:
-        if self.due_for_registrants(event, cursor):
-            self.read_registrants(event, cursor)
-        for session in sessions:
-            self.read_attendees(event, session)
-
-    def read_registrants(self, event: Event, cursor: dict | None) -> None:
+    def resume(self, cursor: dict | None) -> tuple[int, datetime, int]:
+        """Where a registrant read starts: (page, the read's marker, registrants seen so far)."""
         state = cursor if (cursor and "page" in cursor and not self.full) else {}
-        page = int(state.get("page", 0))
         marker = parse_instant(state["marker"]) if state.get("marker") else self.now
-        seen = int(state.get("seen", 0))
-        while True:
-            result = self.api.registrants(event.provider_key, page, self.config.page_size,
-                                          organizer_key=event.organizer_key or None)
-            seen += len(result.items)
-            with transaction.atomic():
-                counts = facts.store_registrants(self.integration, event, result.items, now=self.now, marker=marker)
-                if result.last:
-                    self.finish_registrant_read(event, marker, seen, result.total)
-                    self.ctx.save_cursor(self.REGISTRANTS, {"done": facts.iso(marker)}, event.provider_key)
-                else:
-                    self.ctx.save_cursor(self.REGISTRANTS, {"page": page + 1, "marker": facts.iso(marker),
-                                                            "seen": seen}, event.provider_key)
-            self.count(counts)
-            if result.last:
-                break
-            page += 1
-            self.ctx.check_cancelled()
+        return int(state.get("page", 0)), marker, int(state.get("seen", 0))
 
-    def read_attendees(self, event: Event, session: Session) -> None:
-        records = []
-        if session.attendee_count != 0:  # GoTo reports nobody attended: nothing to ask
-            records = self.api.session_attendees(event.provider_key, session.provider_key,
-                                                 organizer_key=event.organizer_key or None)
+    def fetches(self, work: list[Event], cursors: dict, sessions: dict[int, list[Session]]):
+        """What the chosen events need from GoTo, in order (HTTP only: runs in the prefetch thread)."""
+        for event in work:
+            try:
+                cursor = cursors.get(event.provider_key)
+                if self.due_for_registrants(event, cursor):
+                    page = self.resume(cursor)[0]
+                    while True:
+                        result = self.api.registrants(event.provider_key, page, self.config.page_size,
+                                                      organizer_key=event.organizer_key or None)
+                        yield "registrants", event, page, result
+                        if result.last:
+                            break
+                        page += 1
+                for session in sessions.get(event.pk, []):
+                    records = []
+                    if session.attendee_count != 0:  # GoTo reports nobody attended: nothing to ask
+                        records = self.api.session_attendees(event.provider_key, session.provider_key,
+                                                             organizer_key=event.organizer_key or None)
+                    yield "attendees", event, session, records
+                yield "done", event, None, None
+            except ProviderError as exc:
+                yield "failed", event, None, exc
+                if is_systemic(exc):
+                    return
+
+    def process(self, work: list[Event], cursors: dict, sessions: dict[int, list[Session]]) -> None:
+        """Store what the prefetch thread fetches, one transaction (and cursor) per answer."""
+        total, finished = len(work), 0
+        reads: dict[int, tuple[datetime, int]] = {}
+        self.ctx.progress(0, total, f"{self.label}: {total} event(s) to read")
+        for kind, event, detail, payload in Prefetcher(self.fetches(work, cursors, sessions)):
+            self.ctx.check_cancelled()
+            if kind == "registrants":
+                marker, seen = reads.get(event.pk) or self.resume(cursors.get(event.provider_key))[1:]
+                reads[event.pk] = (marker, self.store_registrant_page(event, detail, payload, marker, seen))
+            elif kind == "attendees":
+                self.store_attendees(event, detail, payload)
+            else:
+                if kind == "done":
+                    self.successes += 1
+                else:
+                    self.event_failed(event, payload)
+                finished += 1
+                self.ctx.progress(finished, total, f"{self.label}: {event.title}"[:300])
+        self.finish_events(total)
+
+    def store_registrant_page(self, event: Event, page: int, result, marker: datetime, seen: int) -> int:
+        seen += len(result.items)
+        with transaction.atomic():
+            counts = facts.store_registrants(self.integration, event, result.items, now=self.now, marker=marker)
+            if result.last:
+                self.finish_registrant_read(event, marker, seen, result.total)
+                self.ctx.save_cursor(self.REGISTRANTS, {"done": facts.iso(marker)}, event.provider_key)
+            else:
+                self.ctx.save_cursor(self.REGISTRANTS, {"page": page + 1, "marker": facts.iso(marker), "seen": seen},
+                                     event.provider_key)
+        self.count(counts)
+        return seen
+
+    def store_attendees(self, event: Event, session: Session, records) -> None:
         with transaction.atomic():
             counts = facts.store_attendances(self.integration, event, session, records, now=self.now)
             Session.objects.filter(pk=session.pk).update(attendance_synced_at=self.now)
@@ -381,8 +421,7 @@ class WebinarSync(ProductSync):
                 break
             page += 1
         self.full = True
-        sessions = list(event.sessions.filter(ends_at__lte=self.now))
-        self.each_event([event], lambda e: self.sync_event(e, None, sessions))
+        self.process([event], {}, {event.pk: list(event.sessions.filter(ends_at__lte=self.now))})
         self.mark_complete()
 
 
