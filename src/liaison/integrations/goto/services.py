@@ -100,7 +100,8 @@ class RegistrationOutcome:
 
 
 def _require_usable(event: Event) -> Integration:
-    integration = event.integration
+    integration = Integration.objects.get(pk=event.integration_id)  # fresh: published may have just changed
+    event.integration = integration
     if not integration.published:
         raise ValidationFailed({"__all__": [f"“{integration.name}” is unpublished: publish it to register people."]})
     if event.product not in ("webinar", "training"):
@@ -144,10 +145,15 @@ def register_contact(event: Event, contact: Contact, *, source: str = Registrati
                 registrant_key, join = api.create_registrant(
                     event.provider_key, email=contact.email, first_name=first, last_name=last, fields=fields,
                     resend_confirmation=resend_confirmation, organizer_key=event.organizer_key or None)
-                waiting = str((event.extra or {}).get("approvalType", "")).upper() == "MANUAL"
-                record = RegistrantRecord(email=contact.email, first_name=first, last_name=last, key=registrant_key,
-                                          join_url=join, registered_at=now,
-                                          status="waiting" if waiting else "approved")
+                approval = str((event.extra or {}).get("approvalType", "")).upper()
+                if approval in ("AUTOMATIC", "MANUAL"):
+                    record = RegistrantRecord(email=contact.email, first_name=first, last_name=last,
+                                              key=registrant_key, join_url=join, registered_at=now,
+                                              status="waiting" if approval == "MANUAL" else "approved")
+                else:  # approval mode unknown (event read by key only): ask GoTo what it made of it
+                    record = api.registrant(event.provider_key, registrant_key,
+                                            organizer_key=event.organizer_key or None)
+                    record.join_url = record.join_url or join
             except AlreadyRegistered:
                 created = False
                 record = _find_webinar_registrant(api, event, key, known)
