@@ -17,7 +17,8 @@ from liaison.sandbox.goto import create_app
 
 
 @pytest.fixture
-def mounted_sandbox():
+def mounted_sandbox(monkeypatch):
+    monkeypatch.setattr("liaison.integrations.goto.client.REQUESTS_PER_SECOND", 10_000)  # no waiting in tests
     sandbox = create_app(seed=0, sleep=lambda s: None)
     base = demo_goto.sandbox_url()
     with transports.mounted(base, httpx.WSGITransport(app=Mount({demo_goto.SANDBOX_PATH: sandbox}))):

@@ -35,6 +35,17 @@ class Deliveries:
         return response.status_code
 
 
+@pytest.fixture(autouse=True)
+def fast_budget(monkeypatch):
+    """GoTo's 10 calls/s budget would make every sync test wait: tests lift it (the figure is
+    checked in test_client; bench/goto_sync.py measures syncs under the real budget)."""
+    from liaison.integrations.goto import client
+
+    original = client.REQUESTS_PER_SECOND
+    monkeypatch.setattr(client, "REQUESTS_PER_SECOND", 10_000)
+    return original
+
+
 @pytest.fixture
 def deliveries():
     return Deliveries()

@@ -94,6 +94,18 @@ def test_keys_beyond_two_to_the_53_stay_exact(account, sandbox):
 
 
 @pytest.mark.django_db
+def test_each_api_of_an_account_has_its_own_budget_of_ten_calls_per_second(account, fast_budget):
+    from liaison.integrations.goto import client
+
+    assert fast_budget == 10
+    with WebinarApi(account) as webinar, TrainingApi(account) as training:
+        keys = {webinar.http.budget.key, training.http.budget.key}
+        assert webinar.http.budget.limits == ((client.REQUESTS_PER_SECOND, 1.0),)
+    assert keys == {f"goto:account-{account.account['account_key']}:g2w",
+                    f"goto:account-{account.account['account_key']}:g2t"}
+
+
+@pytest.mark.django_db
 def test_error_codes_become_sentences(account, sandbox):
     webinar = next(w for w in sandbox.state.webinars.values() if w.first_start > sandbox.now())
     taken = next(iter(webinar.registrants.values()))

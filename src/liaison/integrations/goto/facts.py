@@ -256,7 +256,8 @@ def store_registrants(integration, event: Event, records: Iterable[RegistrantRec
             "join_url": record.join_url or (current.join_url if current else ""),
             "confirmation_url": record.confirmation_url or (current.confirmation_url if current else ""),
             "status": status,
-            "registered_at": record.registered_at or (current.registered_at if current else now),
+            # Unknown stays unknown (a training's session report gives no date): never the sync time.
+            "registered_at": record.registered_at or (current.registered_at if current else None),
             "cancelled_at": ((current.cancelled_at if current and current.cancelled_at else now)
                              if status == Registration.Status.CANCELLED else None),
         }
@@ -266,7 +267,7 @@ def store_registrants(integration, event: Event, records: Iterable[RegistrantRec
                                created_at=now, updated_at=now, **values)
             if status in Registration.ACTIVE:
                 activities.append(_registration_activity(integration, event, reg, "registered",
-                                                         reg.registered_at or now))
+                                                         reg.registered_at or event.starts_at or now))
             rows.append(reg)
             continue
         changed = any(getattr(current, f) != v for f, v in values.items())
@@ -426,7 +427,8 @@ def store_attendances(integration, event: Event, session: Session, records: Iter
 
     def entry(att: Attendance) -> ActivityInput:
         return ActivityInput(
-            contact_id=att.contact_id, kind=f"goto.{event.product}.attended", occurred_at=att.first_join_at or now,
+            contact_id=att.contact_id, kind=f"goto.{event.product}.attended",
+            occurred_at=att.first_join_at or session.starts_at or now,
             title=KIND_TITLES["attended"].format(title=event.title)[:300],
             dedup_key=f"{dedup_prefix(event)}{session.provider_key}:attended:{_short(att.email_key)}",
             data=attendance_data(event, session, att), source=source_of(integration))

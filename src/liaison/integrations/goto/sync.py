@@ -89,6 +89,7 @@ def run(ctx) -> None:
     if not products:
         ctx.log("Every GoTo product is switched off for this account: nothing to synchronise.")
         return
+    facts.refresh_statuses(integration, ctx.started_at)
     auth = goto_auth(integration)
     failures: list[BaseException] = []
     done = 0
