@@ -13,9 +13,10 @@ from liaison.sandbox.goto import GoToSandbox, SeedConfig
 
 API = "http://goto.test"
 
-SMALL = dict(organizers=1, webinars=6, registrants_per_webinar=12, attendance_ratio=0.6, series_ratio=0.2,
-             sequence_ratio=0.2, live_webinars=1, trainings=2, registrants_per_training=5, meetings=3,
-             attendees_per_meeting=3, assist_sessions=4, history_days=30, future_days=30)
+SMALL = {"organizers": 1, "webinars": 6, "registrants_per_webinar": 12, "attendance_ratio": 0.6,
+         "series_ratio": 0.2, "sequence_ratio": 0.2, "live_webinars": 1, "trainings": 2,
+         "registrants_per_training": 5, "meetings": 3, "attendees_per_meeting": 3, "assist_sessions": 4,
+         "history_days": 30, "future_days": 30}
 
 
 class Deliveries:

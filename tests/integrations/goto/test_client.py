@@ -35,7 +35,7 @@ BIG = 9_007_199_254_740_993  # 2**53 + 1: a double cannot hold it
     ("2016-03-23T10:00:00-0230", datetime(2016, 3, 23, 12, 30, tzinfo=UTC)),
     ("2016-03-23T10:00:00", datetime(2016, 3, 23, 10, 0, tzinfo=UTC)),  # no zone: UTC
     (1584093672000, datetime(2020, 3, 13, 10, 1, 12, tzinfo=UTC)),  # webhook joinTime, epoch ms
-    (Decimal("1584093672000"), datetime(2020, 3, 13, 10, 1, 12, tzinfo=UTC)),
+    (Decimal(1584093672000), datetime(2020, 3, 13, 10, 1, 12, tzinfo=UTC)),
     ("1584093672000", datetime(2020, 3, 13, 10, 1, 12, tzinfo=UTC)),
 ])
 def test_the_three_date_formats_become_utc(raw, expected):

@@ -23,6 +23,7 @@ from liaison.sandbox.goto import GoToSandbox, SeedConfig
 from tests.integrations.goto.conftest import API, Scripted, connect, create_account
 from tests.integrations.suite import SharedIntegrationSuite
 
+
 def registrant_pages(method: str, path: str) -> bool:
     """The primary stream: GoToWebinar registrant pages."""
     return method == "GET" and path.endswith("/registrants")

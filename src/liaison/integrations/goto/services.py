@@ -105,8 +105,8 @@ def _require_usable(event: Event) -> Integration:
     if not integration.published:
         raise ValidationFailed({"__all__": [f"“{integration.name}” is unpublished: publish it to register people."]})
     if event.product not in ("webinar", "training"):
-        raise ValidationFailed({"event": [f"{event.product_label} has no registration: send the meeting's join "
-                                          f"link instead."]})
+        raise ValidationFailed({"event": [
+            f"{event.product_label} has no registration: send the meeting's join link instead."]})
     if event.status == Event.Status.CANCELLED:
         raise ValidationFailed({"event": [f"“{event.title}” was cancelled."]})
     return integration
