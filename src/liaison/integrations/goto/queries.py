@@ -47,14 +47,20 @@ def filter_events(params: Mapping[str, Any], qs: QuerySet[Event] | None = None) 
     return qs
 
 
-def filter_registrations(params: Mapping[str, Any]) -> QuerySet[Registration]:
-    qs = Registration.objects.select_related("event")
-    for name, column in (("event", "event_id"), ("contact", "contact_id"), ("integration", "event__integration_id"),
-                         ("product", "event__product"), ("status", "status"), ("source", "source")):
+def _filtered(qs: QuerySet, params: Mapping[str, Any], columns: dict[str, str]) -> QuerySet:
+    """Equality filters for the parameters given (``columns``: parameter -> column); ``email`` by its key."""
+    for name, column in columns.items():
         if params.get(name):
             qs = qs.filter(**{column: params[name]})
     if params.get("email"):
         qs = qs.filter(email_key=str(params["email"]).strip().lower())
+    return qs
+
+
+def filter_registrations(params: Mapping[str, Any]) -> QuerySet[Registration]:
+    qs = _filtered(Registration.objects.select_related("event"), params, {
+        "event": "event_id", "contact": "contact_id", "integration": "event__integration_id",
+        "product": "event__product", "status": "status", "source": "source"})
     q = (params.get("q") or "").strip()
     if q:
         qs = qs.filter(Q(email__icontains=q) | Q(first_name__icontains=q) | Q(last_name__icontains=q))
@@ -62,13 +68,9 @@ def filter_registrations(params: Mapping[str, Any]) -> QuerySet[Registration]:
 
 
 def filter_attendances(params: Mapping[str, Any]) -> QuerySet[Attendance]:
-    qs = Attendance.objects.select_related("session", "event")
-    for name, column in (("event", "event_id"), ("session", "session_id"), ("contact", "contact_id"),
-                         ("integration", "event__integration_id"), ("product", "event__product")):
-        if params.get(name):
-            qs = qs.filter(**{column: params[name]})
-    if params.get("email"):
-        qs = qs.filter(email_key=str(params["email"]).strip().lower())
+    qs = _filtered(Attendance.objects.select_related("session", "event"), params, {
+        "event": "event_id", "session": "session_id", "contact": "contact_id", "integration": "event__integration_id",
+        "product": "event__product"})
     q = (params.get("q") or "").strip()
     if q:
         qs = qs.filter(email__icontains=q)
@@ -76,10 +78,8 @@ def filter_attendances(params: Mapping[str, Any]) -> QuerySet[Attendance]:
 
 
 def filter_assist(params: Mapping[str, Any]) -> QuerySet[AssistSession]:
-    qs = AssistSession.objects.all()
-    for name, column in (("integration", "integration_id"), ("contact", "contact_id"), ("status", "status")):
-        if params.get(name):
-            qs = qs.filter(**{column: params[name]})
+    qs = _filtered(AssistSession.objects.all(), {**params, "email": None}, {
+        "integration": "integration_id", "contact": "contact_id", "status": "status"})
     q = (params.get("q") or "").strip()
     if q:
         qs = qs.filter(Q(customer_email__icontains=q) | Q(customer_name__icontains=q) | Q(partner_object=q)

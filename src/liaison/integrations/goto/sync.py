@@ -204,6 +204,22 @@ class ProductSync:
                                           starts_at__gte=start, starts_at__lte=end)
         return [e for e in candidates if e.provider_key not in listed]
 
+    def recheck(self, listed: set[str], start: datetime, end: datetime, fetch, skip_over: bool = False) -> None:
+        """Known open events a listing left out: cancelled on GoTo (404), or moved (read again)."""
+        for event in self.open_events_missing(listed, start, end):
+            if skip_over and event.ends_at and event.ends_at <= self.now:
+                continue  # the list leaves finished events out: nothing to check
+            try:
+                record = fetch(event)
+            except ProviderError as exc:
+                if not is_gone(exc):
+                    raise
+                facts.cancel_events([event], self.now)
+                self.ctx.log(f"{self.label} “{event.title}” was cancelled or deleted on GoTo.")
+                continue
+            _, counts = facts.upsert_events(self.integration, self.product, [record], self.now)
+            self.count(counts)
+
     def mark_complete(self) -> int:
         """Over, registrants read after the end, every session read: not fetched again."""
         pending = Session.objects.filter(event=OuterRef("pk"), attendance_synced_at__isnull=True)
@@ -228,6 +244,27 @@ class ProductSync:
         for session in qs.filter(ends_at__lte=self.now).order_by("starts_at"):
             grouped[session.event_id].append(session)
         return grouped
+
+    def store_attendees(self, event: Event, session: Session, records) -> None:
+        """One session's attendees, stored with the mark that they were read (one transaction)."""
+        with transaction.atomic():
+            counts = facts.store_attendances(self.integration, event, session, records, now=self.now)
+            Session.objects.filter(pk=session.pk).update(attendance_synced_at=self.now)
+        self.count(counts)
+
+    def fetch_one(self, key: str, fetch, noun: str) -> Event:
+        """``--id``: the one event, read by its key; a 404 marks a known one cancelled, and says so."""
+        try:
+            record = fetch(key)
+        except ProviderError as exc:
+            if is_gone(exc):
+                facts.cancel_events(self.events().filter(provider_key=key), self.now)
+                raise LiaisonError(f"{self.label} has no {noun} {key} for this organizer (it may have been "
+                                   f"cancelled or deleted).") from None
+            raise
+        events, counts = facts.upsert_events(self.integration, self.product, [record], self.now)
+        self.count(counts)
+        return events[record.key]
 
     def finish_registrant_read(self, event: Event, marker: datetime, seen: int, total: int) -> int:
         """After the last page: registrations GoTo no longer lists become cancelled.
@@ -285,23 +322,9 @@ class WebinarSync(ProductSync):
             if result.last or not result.items:
                 break
             page += 1
-        for event in self.open_events_missing(listed, start, self.window_end):
-            self.refetch(event)
+        self.recheck(listed, start, self.window_end,
+                     lambda event: self.api.webinar(event.provider_key, organizer_key=event.organizer_key or None))
         self.ctx.save_cursor("webinar.list", {"listed_at": facts.iso(self.now)})
-
-    def refetch(self, event: Event) -> Event | None:
-        """An event the listing left out: moved out of the window, or cancelled (404)."""
-        try:
-            record = self.api.webinar(event.provider_key, organizer_key=event.organizer_key or None)
-        except ProviderError as exc:
-            if not is_gone(exc):
-                raise
-            facts.cancel_events([event], self.now)
-            self.ctx.log(f"{self.label} “{event.title}” was cancelled on GoTo.")
-            return None
-        events, counts = facts.upsert_events(self.integration, self.product, [record], self.now)
-        self.count(counts)
-        return events[record.key]
 
     def list_sessions(self) -> None:
         since = None if self.full else self.cursor_time("webinar.sessions", "to")
@@ -395,25 +418,10 @@ class WebinarSync(ProductSync):
         self.count(counts)
         return seen
 
-    def store_attendees(self, event: Event, session: Session, records) -> None:
-        with transaction.atomic():
-            counts = facts.store_attendances(self.integration, event, session, records, now=self.now)
-            Session.objects.filter(pk=session.pk).update(attendance_synced_at=self.now)
-        self.count(counts)
-
     def run_one(self, key: str) -> None:
         """``--id``: one webinar, everything about it re-read."""
-        try:
-            record = self.api.webinar(key)
-        except ProviderError as exc:
-            if is_gone(exc):
-                facts.cancel_events(self.events().filter(provider_key=key), self.now)
-                raise LiaisonError(f"GoToWebinar has no webinar {key} for this organizer (it may have been "
-                                   f"cancelled).") from None
-            raise
-        events, counts = facts.upsert_events(self.integration, self.product, [record], self.now)
-        self.count(counts)
-        event = events[key]
+        event = self.fetch_one(key, self.api.webinar, "webinar")
+        events = {key: event}
         page = 0
         while True:
             result = self.api.webinar_sessions(key, page, self.config.page_size)
@@ -453,18 +461,8 @@ class TrainingSync(ProductSync):
         self.count(counts)
         listed = {r.key for r in records}
         # Completed trainings drop out of GoTo's list; a missing one not yet over was deleted.
-        for event in self.open_events_missing(listed, self.window_start, self.window_end):
-            if (event.ends_at and event.ends_at <= self.now) or event.provider_key.startswith(REPORT_PREFIX):
-                continue
-            try:
-                record = self.api.training(event.provider_key)
-            except ProviderError as exc:
-                if not is_gone(exc):
-                    raise
-                facts.cancel_events([event], self.now)
-                continue
-            _, counts = facts.upsert_events(self.integration, self.product, [record], self.now)
-            self.count(counts)
+        self.recheck(listed, self.window_start, self.window_end,
+                     lambda event: self.api.training(event.provider_key), skip_over=True)
         self.read_session_report()
         facts.refresh_statuses(self.integration, self.now)
         sessions = self.pending_sessions()
@@ -544,23 +542,11 @@ class TrainingSync(ProductSync):
                         RegistrantRecord(email=r.email, first_name=r.first_name, last_name=r.last_name)
                         for r in rows], now=self.now))
                     Event.objects.filter(pk=event.pk).update(registrants_synced_at=self.now)
-                counts = facts.store_attendances(self.integration, event, session, [r for r in rows if attended(r)],
-                                                 now=self.now)
-                Session.objects.filter(pk=session.pk).update(attendance_synced_at=self.now)
-            self.count(counts)
+                self.store_attendees(event, session, [r for r in rows if attended(r)])
 
     def run_one(self, key: str) -> None:
-        try:
-            record = self.api.training(key)
-        except ProviderError as exc:
-            if is_gone(exc):
-                facts.cancel_events(self.events().filter(provider_key=key), self.now)
-                raise LiaisonError(f"GoToTraining has no training {key} for this organizer (it may have been "
-                                   f"deleted).") from None
-            raise
-        events, counts = facts.upsert_events(self.integration, self.product, [record], self.now)
-        self.count(counts)
-        event = events[key]
+        event = self.fetch_one(key, self.api.training, "training")
+        events = {key: event}
         facts.upsert_sessions(events, self.api.training_sessions(key, organizer_key=event.organizer_key or None))
         self.full = True
         sessions = list(event.sessions.filter(ends_at__lte=self.now))
@@ -578,31 +564,16 @@ class MeetingSync(ProductSync):
     def run(self) -> None:
         self.ctx.progress(0, 3, f"{self.label}: upcoming meetings")
         if self.options["id"]:
-            try:
-                upcoming = [self.api.meeting(self.options["id"])]
-            except ProviderError as exc:
-                if is_gone(exc):
-                    facts.cancel_events(self.events().filter(provider_key=self.options["id"]), self.now)
-                    raise LiaisonError(f"GoToMeeting has no meeting {self.options['id']} (it may have been "
-                                       f"deleted).") from None
-                raise
+            self.fetch_one(self.options["id"], self.api.meeting, "meeting")
             self.full = True
         else:
             upcoming = self.api.upcoming()
-        with transaction.atomic():
-            _, counts = facts.upsert_events(self.integration, self.product, upcoming, self.now)
-        self.count(counts)
-        if not self.options["id"]:
-            listed = {r.key for r in upcoming}
-            for event in self.open_events_missing(listed, self.window_start, self.window_end):
-                if event.ends_at and event.ends_at <= self.now:
-                    continue  # over: its sessions come from the history below
-                try:
-                    self.api.meeting(event.provider_key)
-                except ProviderError as exc:
-                    if not is_gone(exc):
-                        raise
-                    facts.cancel_events([event], self.now)
+            with transaction.atomic():
+                _, counts = facts.upsert_events(self.integration, self.product, upcoming, self.now)
+            self.count(counts)
+            # Over: its sessions come from the history below. Not over and not listed: deleted?
+            self.recheck({r.key for r in upcoming}, self.window_start, self.window_end,
+                         lambda event: self.api.meeting(event.provider_key), skip_over=True)
         since = None if self.full else self.cursor_time("meeting.history", "to")
         start = max(self.window_start, since - LIST_OVERLAP) if since else self.window_start
         self.ctx.progress(1, 3, f"{self.label}: held sessions")
