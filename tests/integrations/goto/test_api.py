@@ -61,3 +61,15 @@ def test_support_sessions(reader_api):
 
 def test_the_api_needs_a_token(client, account):
     assert client.get("/api/integrations/goto/events").status_code == 401
+
+
+def test_sync_options_are_checked_before_a_job_is_queued(api, admin_user, account):
+    client = api(admin_user)
+    response = client.post(f"/api/integrations/{account.pk}/sync", {"options": {"product": "webinars"}},
+                           content_type="application/json")
+    assert response.status_code == 422
+    assert json.loads(response.content)["errors"]["product"] == [
+        "Unknown product “webinars”: use webinar, training, meeting or assist."]
+    from liaison.core.models import Job
+
+    assert not Job.objects.exists()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from liaison.integrations.goto.models import Event
 from liaison.integrations.models import SyncRun
@@ -21,7 +21,9 @@ def test_cli_sync_goto(account, sandbox, capsys):
     call_command("sync", "goto", "--product", "webinar", "--id", str(webinar.webinar_key), "--full")
     out = capsys.readouterr().out
     assert "Succeeded" in out and Event.objects.filter(title="CLI only").exists()
-    with pytest.raises(SystemExit):
+    with pytest.raises(CommandError) as info:
         call_command("sync", "goto", "--product", "webinars")
-    out = capsys.readouterr().out
-    assert "Unknown product “webinars”" in out
+    assert "Unknown product “webinars”: use webinar, training, meeting or assist." in str(info.value)
+    with pytest.raises(CommandError) as info:
+        call_command("sync", "goto", "--id", "123")
+    assert "Say which product the event belongs to" in str(info.value)

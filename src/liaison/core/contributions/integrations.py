@@ -107,6 +107,11 @@ class IntegrationSpec(Contribution):
         """Facts shown on the integration page (account name, organizer, ...)."""
         return []
 
+    def clean_sync_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        """Check a sync's options before it is queued (UI, API, CLI); raise ``ValidationFailed``
+        with a sentence per option, so bad input is refused at once instead of failing a job."""
+        return options
+
     def detail_context(self, integration: Integration, request: Any) -> dict[str, Any]:
         """Extra context for ``detail_template`` (counts, links, webhook status, ...)."""
         return {}

@@ -130,6 +130,10 @@ class GoToSpec(IntegrationSpec):
         return CheckResult(ok=True, message=f"Connected to GoTo as {me['display_name'] or me['email']}.",
                            details={"organizer_key": me["organizer_key"]})
 
+    def clean_sync_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        clean = validate_options(options)
+        return {name: value for name, value in clean.items() if value}
+
     def summary(self, integration) -> list[tuple[str, str]]:
         account = integration.account or {}
         if not account.get("organizer_key"):
