@@ -217,14 +217,18 @@ def _company_values(post) -> dict:
     return values
 
 
+def _as_form_values(values: dict) -> dict:
+    """Submitted company values keyed as the form's inputs (custom fields as custom.<alias>)."""
+    return {**values, **{CUSTOM_PREFIX + k: v for k, v in values["custom"].items()}}
+
+
 def company_create(request):
     if request.method == "POST":
         values = _company_values(request.POST)
         try:
             company = services.save_company(values)
         except ValidationFailed as exc:
-            flat = {**values, **{CUSTOM_PREFIX + k: v for k, v in values["custom"].items()}}
-            return _company_form(request, values=flat, errors=exc.errors, status=422)
+            return _company_form(request, values=_as_form_values(values), errors=exc.errors, status=422)
         messages.success(request, f"Company {company} created.")
         return redirect("contacts:company", pk=company.pk)
     return _company_form(request)
@@ -237,8 +241,7 @@ def company_edit(request, pk):
         try:
             services.save_company(values, company=company)
         except ValidationFailed as exc:
-            flat = {**values, **{CUSTOM_PREFIX + k: v for k, v in values["custom"].items()}}
-            return _company_form(request, company, values=flat, errors=exc.errors, status=422)
+            return _company_form(request, company, values=_as_form_values(values), errors=exc.errors, status=422)
         messages.success(request, "Company saved.")
         return redirect("contacts:company", pk=pk)
     return _company_form(request, company)
