@@ -128,6 +128,9 @@ def save_email(data: Mapping[str, Any], *, email: Email | None = None, user=None
         if not (getattr(email, name) or "").strip() and name not in errors:
             errors.setdefault(name, []).append(message)
     if errors:
+        # Report the token problems too, so one round trip shows everything to fix.
+        for name, messages in check_tokens(email).items():
+            errors.setdefault(name, []).extend(messages)
         raise ValidationFailed(errors)
     email.updated_at = timezone.now()
     with transaction.atomic():
