@@ -83,6 +83,42 @@ def upsert_rows(
             cursor.executemany(sql, batch)
 
 
+def update_rows(
+    model: type[models.Model],
+    columns: Sequence[str],
+    rows: Iterable[Sequence],
+    *,
+    key: str = "id",
+    using: str = "default",
+    chunk: int = 5000,
+) -> None:
+    """``UPDATE ... SET <columns> WHERE <key> = ...`` for each row (values in the order of
+    ``columns``, then the key), in one ``executemany`` per chunk: the set-based twin of
+    ``bulk_update`` without its per-row CASE expressions. Call it inside the caller's
+    transaction (or in autocommit, one commit per chunk).
+    """
+    connection = connections[using]
+    meta = model._meta
+    fields = [meta.get_field(name) for name in columns]
+    quote = connection.ops.quote_name
+    sets = ", ".join(f"{quote(f.column)} = %s" for f in fields)
+    sql = f"UPDATE {quote(meta.db_table)} SET {sets} WHERE {quote(meta.get_field(key).column)} = %s"
+    adapters = [(i, a) for i, a in ((i, _adapter(f, connection)) for i, f in enumerate(fields)) if a]
+    batch: list[Sequence] = []
+    with connection.cursor() as cursor:
+        for row in rows:
+            if adapters:
+                row = list(row)
+                for index, adapt in adapters:
+                    row[index] = adapt(row[index])
+            batch.append(row)
+            if len(batch) >= chunk:
+                cursor.executemany(sql, batch)
+                batch = []
+        if batch:
+            cursor.executemany(sql, batch)
+
+
 def _reader(field: models.Field, connection) -> Callable | None:
     """Convert a raw column value as the ORM would, for the types that need it."""
     if isinstance(field, models.JSONField):

@@ -46,6 +46,7 @@ from liaison.contacts.fields import validate_email
 from liaison.contacts.models import Contact, normalize_email
 from liaison.contacts.services import ActivityInput, record_activities, set_do_not_contact
 from liaison.core import jobs
+from liaison.core.bulk import update_rows
 from liaison.core.contributions import EmailValidator
 from liaison.core.errors import LiaisonError, RetryableError, ValidationFailed
 from liaison.core.models import Job
@@ -435,9 +436,11 @@ def _prepare(claim: str, result: DeliveryResult) -> tuple[list[tuple[Send, Any]]
         send.status = Send.Status.SKIPPED
     for send in failed:
         send.status = Send.Status.FAILED
-    Send.objects.bulk_update(skipped + failed, ["status", "reason", "notes", "to_email"], batch_size=500)
-    Send.objects.bulk_update(rendered_rows, ["subject", "links", "values", "notes", "content", "message_id",
-                                             "to_email"], batch_size=500)
+    update_rows(Send, ["status", "reason", "notes", "to_email"],
+                ((s.status, s.reason, s.notes, s.to_email, s.pk) for s in skipped + failed))
+    update_rows(Send, ["subject", "links", "values", "notes", "content", "message_id", "to_email"],
+                ((s.subject, s.links, s.values, s.notes, s.content_id, s.message_id, s.to_email, s.pk)
+                 for s in rendered_rows))
     result.skipped += [s.pk for s in skipped]
     result.failed += [s.pk for s in failed]
     return to_send, connection
@@ -504,7 +507,7 @@ def _hand_over(claim: str, to_send: list[tuple[Send, Any]], connection, result: 
             if accepted:
                 # The commit point of exactly-once: written right after the server's "250",
                 # one UPDATE by primary key per SMTP transaction.
-                Send.objects.filter(pk=send.pk).update(status=Send.Status.SENT, sent_at=timezone.now())
+                update_rows(Send, ["status", "sent_at"], [(Send.Status.SENT, timezone.now(), send.pk)])
                 result.sent.append(send.pk)
             else:
                 _fail(send.pk, "The mail backend did not accept the message.")
