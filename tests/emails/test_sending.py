@@ -307,3 +307,12 @@ def test_test_message_is_untracked_and_leaves_no_send(smtp_server, deliver, mark
     with pytest.raises(ValidationFailed) as exc:
         services.send_test(email, "not an address")
     assert "to" in exc.value.errors
+
+
+def test_delivery_refuses_to_run_inside_a_transaction():
+    from django.db import transaction
+
+    queued = services.queue_sends(EmailFactory(), [ContactFactory().pk], dedupe_prefix="tx")
+    with transaction.atomic(), pytest.raises(RuntimeError, match="outside any transaction"):
+        services.deliver(queued.queued_ids)
+    assert Send.objects.get().status == "queued"

@@ -37,6 +37,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import Coalesce
@@ -276,12 +277,11 @@ def queue_sends(email: Email, contact_ids: Iterable[int], *, dedupe_prefix: str 
         Send.objects.bulk_create(fresh, ignore_conflicts=True, batch_size=500)
         if wanted:
             rows = list(Send.objects.filter(dedupe_key__in=wanted).values_list("pk", "status", "dedupe_key"))
-            made = {key for _, _, key in rows} - set(existing)
+            result.created += len({key for _, _, key in rows} - set(existing))
         else:  # no keys: the rows just written, found by their tokens
             rows = list(Send.objects.filter(token__in=[s.token for s in fresh]).values_list("pk", "status",
                                                                                          "dedupe_key"))
-            made = {None} if rows else set()
-        result.created += len(rows) if not wanted else len(made)
+            result.created += len(rows)
         result.existing += len(existing)
         result.send_ids += [pk for pk, _, _ in rows]
         result.queued_ids += [pk for pk, status, _ in rows if status == Send.Status.QUEUED]
@@ -339,6 +339,7 @@ def deliver(send_ids: Iterable[int], *, owner: str = "deliver", batch_size: int 
     batch with the totals so far (progress). Raises ``RetryableError`` when the mail server
     could not be used; what was not attempted is queued again.
     """
+    _require_autocommit()
     ids = list(dict.fromkeys(int(i) for i in send_ids))
     size = batch_size or settings.EMAIL_BATCH_SIZE
     total = DeliveryResult()
@@ -359,6 +360,15 @@ def deliver(send_ids: Iterable[int], *, owner: str = "deliver", batch_size: int 
         if total.stopped:
             break  # what was not claimed yet stays queued
     return total
+
+
+def _require_autocommit() -> None:
+    """Each acceptance must be committed the moment it is written: inside a transaction, a
+    rollback would forget messages the server already took, and a re-run would send them
+    again. Jobs run in autocommit; so must any other caller."""
+    if any(not getattr(block, "_from_testcase", False) for block in db_connection.atomic_blocks):
+        raise RuntimeError("Deliver e-mails outside any transaction (as the e-mail jobs do): the record of each "
+                           "message the server accepted must be committed at once.")
 
 
 def _deliver_claimed(claim: str, result: DeliveryResult, stop: Callable[[], bool] | None) -> None:

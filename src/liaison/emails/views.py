@@ -142,7 +142,7 @@ def email_send(request, pk):
         messages.warning(request, f"Not sent to {contact.email}: {send.reason}.")
     else:
         messages.success(request, f"“{email.name}” is on its way to {contact.email}.")
-    return redirect(request.POST.get("next") or "emails:detail", **({} if request.POST.get("next") else {"pk": pk}))
+    return redirect("emails:detail", pk=pk)
 
 
 @require_POST
