@@ -152,10 +152,16 @@ class Renderer:
                                notes=notes, skip_reason=values.skip_reason)
 
 
-def render_stored(send) -> str:
-    """The HTML of a sent message again, from its version and stored token values (web view)."""
+def render_stored(send, *, tracked: bool = True) -> str:
+    """The HTML of a sent message again, from its version and stored token values (web view).
+
+    ``tracked=False`` leaves the links as they were written (for staff, whose clicks must
+    not count as the contact's).
+    """
     content = send.content
     parts: list[str | TokenUse] = parse(content.html if content else send.email.html)
     html = substitute(parts, send.values or {})
+    if not tracked:
+        return html
     index = {url: n for n, url in enumerate(send.links or [])}
     return rewrite_links(html, lambda url: click_url(send.token, index[url]) if url in index else None)

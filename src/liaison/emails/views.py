@@ -217,7 +217,7 @@ def send_to_contact(request):
 def send_detail(request, pk):
     send = get_object_or_404(Send.objects.select_related("email", "contact", "content", "job"), pk=pk)
     return render(request, "emails/send_detail.html", {
-        "send": send, "html": render_stored(send) if send.status == Send.Status.SENT else "",
+        "send": send, "html": render_stored(send, tracked=False) if send.status == Send.Status.SENT else "",
         "clicks": send.clicks.all()[:100],
     })
 
