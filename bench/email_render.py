@@ -24,12 +24,10 @@ import os
 import resource
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PG_URL = os.environ.get("LIAISON_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/liaison_bench")
 
 PARAGRAPH = ("<p style=\"font-family:Arial,sans-serif;font-size:15px;line-height:1.5;color:#333\">Our spring programme "
              "brings new sessions on automation, analytics and customer journeys. {contactfield=company|Your team} "
@@ -48,28 +46,10 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def setup_django(db: str, backend: str) -> None:
-    os.environ["LIAISON_VAR_DIR"] = tempfile.mkdtemp(prefix=f"liaison-bench-mail-{db}-")
-    os.environ["LIAISON_TASK_BACKEND"] = "immediate"
-    os.environ["LIAISON_EMAIL_BACKEND"] = "smtp" if backend == "smtp" else backend
-    os.environ["LIAISON_BASE_URL"] = "https://liaison.example.com"
-    if db == "postgres":
-        import psycopg
+def setup(db: str, backend: str) -> None:
+    from common import setup_django
 
-        name = PG_URL.rsplit("/", 1)[1]
-        with psycopg.connect(PG_URL.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            conn.execute(f'CREATE DATABASE "{name}"')
-        os.environ["LIAISON_DATABASE_URL"] = PG_URL
-    else:
-        os.environ.pop("LIAISON_DATABASE_URL", None)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "liaison.settings"
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    setup_django(db, "mail", LIAISON_EMAIL_BACKEND=backend, LIAISON_BASE_URL="https://liaison.example.com")
 
 
 def prepare(count: int):
@@ -106,7 +86,7 @@ def bound(email, contact_ids: list[int]) -> int:
 
 
 def child(db: str, mode: str, count: int, backend: str) -> dict:
-    setup_django(db, backend)
+    setup(db, backend)
     server = None
     if backend == "smtp":
         sys.path.insert(0, str(ROOT))
