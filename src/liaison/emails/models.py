@@ -126,6 +126,7 @@ class Send(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["email", "status"], name="send_email_status"),
+            models.Index(fields=["email", "-created_at", "-id"], name="send_email_log"),
             models.Index(fields=["contact", "-created_at"], name="send_contact_created"),
             # Recovery looks for sends stuck in "sending".
             models.Index(fields=["claimed_at"], condition=Q(status="sending"), name="send_sending_claimed"),

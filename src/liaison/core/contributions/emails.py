@@ -123,7 +123,8 @@ class EmailToken(Contribution):
     * ``choices() -> list[(param, label)]``: parameter values the editor offers;
     * ``prefetch(contacts, email, params) -> Any``: load what ``render`` needs for a
       whole batch in a few queries (``params`` is the set of parameters used); the result
-      reaches ``render`` as ``ctx.prefetched``.
+      reaches ``render`` as ``ctx.prefetched``. In previews the contact may be an unsaved
+      sample (``pk`` None) and the e-mail unsaved too.
     """
 
     kind: ClassVar[str] = "email_token"
