@@ -64,4 +64,8 @@ def test_email_send_track_unsubscribe_timeline(signed_in, live_server, smtp_serv
     for entry in ("E-mail sent", "E-mail opened", "Link clicked", target, "Unsubscribed", "Do not contact"):
         assert entry in timeline, entry
     assert "Do not contact" in page.locator("h1").inner_text()
-    page.click(".timeline >> text=View the message")
+    with page.expect_popup() as popup:
+        page.click(".timeline >> text=View the message")
+    webview = popup.value
+    webview.wait_for_load_state()
+    assert "Hello Grace," in webview.content() and webview.url == f"{live_server.url}/v/{send.token}/"
