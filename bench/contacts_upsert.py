@@ -20,12 +20,10 @@ import os
 import resource
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PG_URL = os.environ.get("LIAISON_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/liaison_bench")
 TARGET_RATIO = 3.0
 TARGET_MB = 300
 
@@ -43,30 +41,14 @@ def peak_mb() -> float:
 
 def child(db: str, mode: str, total: int, batch: int) -> dict:
     """Run in a fresh process: set up the database, pre-load half, time one mode."""
-    var = tempfile.mkdtemp(prefix=f"liaison-bench-{db}-")
-    os.environ["LIAISON_VAR_DIR"] = var
-    os.environ["LIAISON_TASK_BACKEND"] = "immediate"
-    if db == "postgres":
-        import psycopg
+    from common import setup_django
 
-        name = PG_URL.rsplit("/", 1)[1]
-        with psycopg.connect(PG_URL.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            conn.execute(f'CREATE DATABASE "{name}"')
-        os.environ["LIAISON_DATABASE_URL"] = PG_URL
-    else:
-        os.environ.pop("LIAISON_DATABASE_URL", None)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "liaison.settings"
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    setup_django(db, "upsert")
     from django.db import connection, transaction
 
     from liaison.contacts.models import Contact
     from liaison.contacts.services import save_field, upsert_contacts
 
-    call_command("migrate", verbosity=0)
     save_field({"alias": "tier", "label": "Tier", "type": "select", "choices": "gold\nsilver"})
     save_field({"alias": "score", "label": "Score", "type": "number"})
     half = total // 2

@@ -13,9 +13,9 @@ from django.views.decorators.http import require_POST
 from liaison.contacts import exports, imports, services
 from liaison.contacts.fields import CUSTOM_PREFIX, STANDARD_FIELDS, custom_field_defs
 from liaison.contacts.models import Company, Contact, ContactImport, Field
-from liaison.core.contributions import TimelineKind
+from liaison.core.contributions import ContactPanel, TimelineKind
 from liaison.core.errors import ValidationFailed
-from liaison.core.permissions import requires
+from liaison.core.permissions import has_capability, requires
 from liaison.core.registry import registry
 
 PAGE_SIZE = 50
@@ -112,9 +112,20 @@ def contact_detail(request, pk):
     kinds = sorted(registry.all(TimelineKind), key=lambda k: (k.group, k.label))
     return render(request, "contacts/contact_detail.html", {
         "contact": contact, "customs": customs, "kinds": kinds,
-        "selected_kinds": request.GET.getlist("kind"),
+        "selected_kinds": request.GET.getlist("kind"), **_panels(request, contact),
         **_timeline_page(contact, request),
     })
+
+
+def _panels(request, contact) -> dict:
+    """Sections other apps add to the page (``ContactPanel``), by slot."""
+    slots: dict[str, list] = {"sidebar_panels": [], "action_panels": []}
+    for panel in sorted(registry.all(ContactPanel), key=lambda p: (p.order, p.key)):
+        if has_capability(request.user, panel.permission):
+            context = panel.context(request, contact) if panel.context else {}
+            slots[f"{'action' if panel.slot == 'actions' else 'sidebar'}_panels"].append(
+                {"panel": panel, "context": context})
+    return slots
 
 
 def _timeline_page(contact, request) -> dict:

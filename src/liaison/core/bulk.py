@@ -37,6 +37,25 @@ def _adapter(field: models.Field, connection) -> Callable | None:
     return None
 
 
+def _executemany(connection, sql: str, fields: list[models.Field], rows: Iterable[Sequence], chunk: int) -> None:
+    """Run ``sql`` for every row, ``chunk`` rows per ``executemany``, adapting the values of
+    ``fields`` (in row order) that need it."""
+    adapters = [(i, a) for i, a in ((i, _adapter(f, connection)) for i, f in enumerate(fields)) if a]
+    batch: list[Sequence] = []
+    with connection.cursor() as cursor:
+        for row in rows:
+            if adapters:
+                row = list(row)
+                for index, adapt in adapters:
+                    row[index] = adapt(row[index])
+            batch.append(row)
+            if len(batch) >= chunk:
+                cursor.executemany(sql, batch)
+                batch = []
+        if batch:
+            cursor.executemany(sql, batch)
+
+
 def upsert_rows(
     model: type[models.Model],
     columns: Sequence[str],
@@ -67,20 +86,30 @@ def upsert_rows(
         action = "DO NOTHING"
     sql = (f"INSERT INTO {quote(meta.db_table)} ({column_sql}) VALUES ({placeholders}) "
            f"ON CONFLICT ({conflict_sql}) {action}")
-    adapters = [(i, a) for i, a in ((i, _adapter(f, connection)) for i, f in enumerate(fields)) if a]
-    batch: list[Sequence] = []
-    with connection.cursor() as cursor:
-        for row in rows:
-            if adapters:
-                row = list(row)
-                for index, adapt in adapters:
-                    row[index] = adapt(row[index])
-            batch.append(row)
-            if len(batch) >= chunk:
-                cursor.executemany(sql, batch)
-                batch = []
-        if batch:
-            cursor.executemany(sql, batch)
+    _executemany(connection, sql, fields, rows, chunk)
+
+
+def update_rows(
+    model: type[models.Model],
+    columns: Sequence[str],
+    rows: Iterable[Sequence],
+    *,
+    key: str = "id",
+    using: str = "default",
+    chunk: int = 5000,
+) -> None:
+    """``UPDATE ... SET <columns> WHERE <key> = ...`` for each row (values in the order of
+    ``columns``, then the key), in one ``executemany`` per chunk: the set-based twin of
+    ``bulk_update`` without its per-row CASE expressions. Call it inside the caller's
+    transaction (or in autocommit, one commit per chunk).
+    """
+    connection = connections[using]
+    meta = model._meta
+    fields = [meta.get_field(name) for name in columns]
+    quote = connection.ops.quote_name
+    sets = ", ".join(f"{quote(f.column)} = %s" for f in fields)
+    sql = f"UPDATE {quote(meta.db_table)} SET {sets} WHERE {quote(meta.get_field(key).column)} = %s"
+    _executemany(connection, sql, fields, rows, chunk)
 
 
 def _reader(field: models.Field, connection) -> Callable | None:
