@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "liaison.core",
     "liaison.users",
     "liaison.contacts",
+    "liaison.emails",
     "liaison.integrations",
     "liaison.integrations.goto",
     "liaison.web",
@@ -148,6 +149,9 @@ EMAIL_USE_SSL = config.env_bool("LIAISON_SMTP_SSL", False)
 EMAIL_TIMEOUT = config.env_int("LIAISON_SMTP_TIMEOUT", 30)
 DEFAULT_FROM_EMAIL = config.env_str("LIAISON_DEFAULT_FROM_EMAIL", "Liaison <liaison@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Messages handed to the mail server over one connection; sends stuck "sending" this long are recovered.
+EMAIL_BATCH_SIZE = config.env_int("LIAISON_EMAIL_BATCH_SIZE", 100)
+EMAIL_INTERRUPTED_AFTER_SECONDS = config.env_int("LIAISON_EMAIL_INTERRUPTED_AFTER", 900)
 
 NINJA_PAGINATION_PER_PAGE = 50
 NINJA_PAGINATION_MAX_LIMIT = 1000

@@ -2,7 +2,7 @@ from django.apps import AppConfig
 
 
 class TestappConfig(AppConfig):
-    """Test-only contributions: the Example CRM integration and its timeline kind."""
+    """Test-only contributions: the Example CRM integration, its timeline kind, e-mail token and validator."""
 
     name = "tests.testapp"
     label = "testapp"
@@ -10,10 +10,13 @@ class TestappConfig(AppConfig):
     def ready(self) -> None:
         from liaison.core.contributions import TimelineKind
         from liaison.core.registry import registry
+        from tests.testapp.emails import EXAMPLE_TOKEN, EXAMPLE_VALIDATOR
         from tests.testapp.spec import ExampleBasicSpec, ExampleSpec
 
         registry.register(
             ExampleSpec(),
             ExampleBasicSpec(),
             TimelineKind(key="example.synced", label="Synced from Example CRM", icon="⇄", group="Example"),
+            EXAMPLE_TOKEN,
+            EXAMPLE_VALIDATOR,
         )

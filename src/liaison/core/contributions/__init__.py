@@ -1,6 +1,8 @@
 """The typed contributions apps and integrations put in the registry (ARCHITECTURE.md)."""
 
 from liaison.core.contributions.base import Contribution
+from liaison.core.contributions.contacts import ContactPanel
+from liaison.core.contributions.emails import EmailToken, EmailValidator, TokenContext, TokenResult
 from liaison.core.contributions.integrations import (
     CheckResult,
     Feature,
@@ -14,7 +16,10 @@ from liaison.core.contributions.timeline import PointEvent, TimelineKind
 
 __all__ = [
     "CheckResult",
+    "ContactPanel",
     "Contribution",
+    "EmailToken",
+    "EmailValidator",
     "Feature",
     "IntegrationSpec",
     "JobKind",
@@ -23,4 +28,6 @@ __all__ = [
     "PointEvent",
     "RemoteField",
     "TimelineKind",
+    "TokenContext",
+    "TokenResult",
 ]
