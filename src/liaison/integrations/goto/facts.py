@@ -19,6 +19,7 @@ from django.db.models import Q
 
 from liaison.contacts.models import Activity, normalize_email
 from liaison.contacts.services import ActivityInput, record_activities, upsert_contacts
+from liaison.core.bulk import update_rows, upsert_rows
 from liaison.integrations.goto.assist import FINAL_STATUSES, AssistRecord, AssistReport
 from liaison.integrations.goto.client import AttendeeRecord, EventRecord, RegistrantRecord, SessionRecord
 from liaison.integrations.goto.models import AssistSession, Attendance, Event, Registration, Session
@@ -194,7 +195,7 @@ def refresh_event_snapshots(events: list[Event]) -> int:
         verb = activity.kind.rsplit(".", 1)[-1]
         if verb in KIND_TITLES:
             activity.title = KIND_TITLES[verb].format(title=event.title)[:300]
-    Activity.objects.bulk_update(activities, ["data", "title"], batch_size=500)
+    update_rows(Activity, ("data", "title"), ((a.data, a.title, a.pk) for a in activities))
     return len(activities)
 
 
@@ -285,10 +286,13 @@ def store_registrants(integration, event: Event, records: Iterable[RegistrantRec
         elif status == Registration.Status.CANCELLED and current.status != Registration.Status.CANCELLED:
             activities.append(_registration_activity(integration, event, reg, "cancelled", now,
                                                      suffix=f":{int(now.timestamp())}"))
-    if rows:
-        Registration.objects.bulk_create(rows, update_conflicts=True, unique_fields=["event", "email_key"],
-                                         update_fields=[*REGISTRATION_FIELDS, "seen_at", "updated_at"],
-                                         batch_size=500)
+    if rows:  # the hot path of a big first sync: one INSERT ... ON CONFLICT, values straight to the driver
+        columns = ("event", "email_key", "contact", "source", "created_at", *REGISTRATION_FIELDS, "seen_at",
+                   "updated_at")
+        upsert_rows(Registration, columns, ([r.event_id, r.email_key, r.contact_id, r.source, r.created_at,
+                                             *(getattr(r, f) for f in REGISTRATION_FIELDS), r.seen_at, r.updated_at]
+                                            for r in rows),
+                    conflict=("event", "email_key"), update=(*REGISTRATION_FIELDS, "seen_at", "updated_at"))
     record_activities(activities)
     return counts
 
@@ -422,8 +426,10 @@ def store_attendances(integration, event: Event, session: Session, records: Iter
             continue
         rows.append(att)
     if rows:
-        Attendance.objects.bulk_create(rows, update_conflicts=True, unique_fields=["session", "email_key"],
-                                       update_fields=[*ATTENDANCE_FIELDS, "updated_at"], batch_size=500)
+        columns = ("session", "event", "email_key", "contact", "created_at", *ATTENDANCE_FIELDS, "updated_at")
+        upsert_rows(Attendance, columns, ([a.session_id, a.event_id, a.email_key, a.contact_id, a.created_at,
+                                           *(getattr(a, f) for f in ATTENDANCE_FIELDS), a.updated_at] for a in rows),
+                    conflict=("session", "email_key"), update=(*ATTENDANCE_FIELDS, "updated_at"))
 
     def entry(att: Attendance) -> ActivityInput:
         return ActivityInput(
@@ -443,14 +449,11 @@ def refresh_activities(entries: list[ActivityInput]) -> int:
     by_key = {e.dedup_key[:255]: e for e in entries}
     if not by_key:
         return 0
-    activities = list(Activity.objects.filter(dedup_key__in=list(by_key)).only("id", "dedup_key"))
-    for activity in activities:
-        entry = by_key[activity.dedup_key]
-        activity.title, activity.occurred_at, activity.data = entry.title[:300], entry.occurred_at, entry.data
-    Activity.objects.bulk_update(activities, ["title", "occurred_at", "data"], batch_size=500)
-    missing = [e for k, e in by_key.items() if k not in {a.dedup_key for a in activities}]
-    record_activities(missing)
-    return len(activities)
+    found = dict(Activity.objects.filter(dedup_key__in=list(by_key)).values_list("dedup_key", "id"))
+    update_rows(Activity, ("title", "occurred_at", "data"),
+                ((e.title[:300], e.occurred_at, e.data, found[k]) for k, e in by_key.items() if k in found))
+    record_activities(e for k, e in by_key.items() if k not in found)
+    return len(found)
 
 
 # -- GoToAssist ---------------------------------------------------------------------------------------
