@@ -215,16 +215,16 @@ if __name__ == "__main__":
     raise SystemExit(main())
 
 # Closing note (measured on the 2-core development machine, 2026-11-22, while other engineers'
-# test suites ran on it; "load" is the 1-minute load average before / after):
+# test suites ran on it; "load" is the 1-minute load average before / after the run):
 #
-#   minimum 1,130 calls (1 webinar page + 1 session page + 1,000 registrant pages + 128 attendee
-#   lists), bound 113.0 s
-#   first sync:  1,130 calls (1.000 x minimum), 121.1 s (1.071 x bound), peak RSS 215 MB   load 1.19 / 1.02
-#                1,130 calls (1.000 x minimum), 130.1 s (1.151 x bound), peak RSS 215 MB   load 0.65 / 3.34
-#                1,130 calls (1.000 x minimum), 149.8 s (1.326 x bound), peak RSS 214 MB   load 3.17 / 4.30
-#   second sync: 7 calls (0.6 %): the two listings and the 5 registrant pages of the live webinar.
+#   minimum 1,131 calls (1 webinar page + 1 session page + 1,000 registrant pages + 129 attendee
+#   lists), bound 113.1 s
+#   first sync:  1,131 calls (1.000 x minimum), 118.9 s (1.051 x bound), peak RSS 216 MB   load 2.53 / 2.24
+#   second sync: 2 calls (0.2 %): the two listings (7 calls, 0.6 %, in an hour when the seed has a live
+#                webinar: its 5 registrant pages are read again, as live events always are).
 #
-# The calls are the minimum. Wall time is the budget's (10 calls/s) plus what the database writes
-# cannot hide: GoTo answers are fetched in a second thread while the previous one is stored, so on
-# an idle machine the writes (about 75 s for 275,000 facts with their contacts and timeline entries)
-# stay under the budget's 113 s; on a machine busy with other work the writes become the bound.
+# Before the facts were written with core.bulk (upsert_rows) the same run took 121-150 s
+# (1.07-1.33 x bound) depending on the machine's load: the writes, not the calls, were the limit.
+# The calls are the minimum. GoTo answers are fetched in a second thread while the previous one
+# is stored, so the database work (275,000 facts with their contacts and timeline entries) hides
+# behind the budget of 10 calls per second.
