@@ -167,5 +167,7 @@ LOGGING = {
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
         "django_tasks_db": {"level": "WARNING"},
+        # One INFO line per task state change: the Job table and its log say it better.
+        "django_tasks": {"level": "WARNING"},
     },
 }
