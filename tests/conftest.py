@@ -120,3 +120,29 @@ def api(db):
 
 def chromium_path() -> str | None:
     return os.environ.get("LIAISON_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="session")
+def _smtp_process_server():
+    from tests.smtp import SmtpServer
+
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def smtp_server(_smtp_process_server, settings):
+    """A real SMTP server (aiosmtpd, loopback) as Django's e-mail backend; ``.messages`` holds
+    what it received, parsed by the ``email`` package (see tests/smtp.py)."""
+    recorder = _smtp_process_server.recorder
+    recorder.reset()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = _smtp_process_server.port
+    settings.EMAIL_HOST_USER = ""
+    settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_TIMEOUT = 10
+    yield recorder
+    recorder.reset()

@@ -54,3 +54,15 @@ class ActivityFactory(factory.django.DjangoModelFactory):
     occurred_at = factory.LazyFunction(timezone.now)
     title = "A note"
     dedup_key = factory.Sequence(lambda n: f"test:{n}")
+
+
+class EmailFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "emails.Email"
+
+    name = factory.Sequence(lambda n: f"E-mail {n}")
+    subject = "Hello {contactfield=first_name|there}"
+    html = ('<p>Hello {contactfield=first_name|there},</p><p><a href="https://example.com/news">Read the news</a></p>'
+            '<p><a href="{unsubscribe_url}">Unsubscribe</a></p>')
+    kind = "template"
+    published = True

@@ -30,9 +30,11 @@ INSTALLED_APPS = [
     "liaison.core",
     "liaison.users",
     "liaison.contacts",
+    "liaison.emails",
     "liaison.segments",
     "liaison.webforms",
     "liaison.integrations",
+    "liaison.integrations.goto",
     "liaison.web",
     "liaison.demo",
 ]
@@ -154,6 +156,9 @@ EMAIL_USE_SSL = config.env_bool("LIAISON_SMTP_SSL", False)
 EMAIL_TIMEOUT = config.env_int("LIAISON_SMTP_TIMEOUT", 30)
 DEFAULT_FROM_EMAIL = config.env_str("LIAISON_DEFAULT_FROM_EMAIL", "Liaison <liaison@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Messages handed to the mail server over one connection; sends stuck "sending" this long are recovered.
+EMAIL_BATCH_SIZE = config.env_int("LIAISON_EMAIL_BATCH_SIZE", 100)
+EMAIL_INTERRUPTED_AFTER_SECONDS = config.env_int("LIAISON_EMAIL_INTERRUPTED_AFTER", 900)
 
 NINJA_PAGINATION_PER_PAGE = 50
 NINJA_PAGINATION_MAX_LIMIT = 1000
@@ -169,5 +174,7 @@ LOGGING = {
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
         "django_tasks_db": {"level": "WARNING"},
+        # One INFO line per task state change: the Job table and its log say it better.
+        "django_tasks": {"level": "WARNING"},
     },
 }

@@ -9,6 +9,7 @@ urlpatterns = [
     path("", include("liaison.users.urls")),
     path("", include("liaison.core.urls")),
     path("", include("liaison.contacts.urls")),
+    path("", include("liaison.emails.urls")),
     path("", include("liaison.segments.urls")),
     path("", include("liaison.webforms.urls")),
     path("", include("liaison.integrations.urls")),

@@ -375,3 +375,27 @@ def test_not_connected_says_so():
     with pytest.raises(ProviderError) as info:
         client.get("/me")
     assert "not connected" in str(info.value)
+
+
+def test_budget_on_redis_is_shared_between_limiters(settings):
+    """At scale the budget lives in Redis: two processes (here two limiters) share it."""
+    import uuid
+
+    import redis
+
+    from liaison.core.http import budget as budget_module
+
+    try:
+        redis.Redis.from_url("redis://127.0.0.1:6379/0", socket_connect_timeout=2).ping()
+    except redis.exceptions.ConnectionError as exc:
+        pytest.skip(f"Redis is not reachable: {exc}")
+    settings.RATE_LIMIT_BACKEND = "redis"
+    settings.REDIS_URL = "redis://127.0.0.1:6379/0"
+    settings.RATE_LIMIT_PREFIX = f"liaison-test-{uuid.uuid4().hex[:8]}"
+    budget = Budget(key="test:redis", limits=((3, 1.0),), max_wait=5)
+    started = time.monotonic()
+    for _ in range(3):
+        budget.acquire()
+    budget_module._limiters.clear()  # a fresh limiter, as another process would have: same bucket
+    budget.acquire()
+    assert time.monotonic() - started >= 0.9

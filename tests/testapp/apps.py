@@ -2,8 +2,8 @@ from django.apps import AppConfig
 
 
 class TestappConfig(AppConfig):
-    """Test-only contributions: the Example CRM integration, its timeline kind, and a segment
-    filter, form field type, form action and form validator of its own."""
+    """Test-only contributions: the Example CRM integration, its timeline kind, e-mail token and
+    validator, and a segment filter, form field type, form action and form validator of its own."""
 
     name = "tests.testapp"
     label = "testapp"
@@ -11,6 +11,7 @@ class TestappConfig(AppConfig):
     def ready(self) -> None:
         from liaison.core.contributions import TimelineKind
         from liaison.core.registry import registry
+        from tests.testapp.emails import EXAMPLE_TOKEN, EXAMPLE_VALIDATOR
         from tests.testapp.contributions import example_contributions
         from tests.testapp.spec import ExampleBasicSpec, ExampleSpec
 
@@ -18,5 +19,7 @@ class TestappConfig(AppConfig):
             ExampleSpec(),
             ExampleBasicSpec(),
             TimelineKind(key="example.synced", label="Synced from Example CRM", icon="⇄", group="Example"),
+            EXAMPLE_TOKEN,
+            EXAMPLE_VALIDATOR,
             *example_contributions(),
         )

@@ -26,6 +26,7 @@ def _mount() -> None:
     from liaison.core.api import router as core_router
     from liaison.core.contributions import IntegrationSpec
     from liaison.core.registry import registry
+    from liaison.emails.api import router as emails_router
     from liaison.integrations.api import router as integrations_router
     from liaison.segments.api import router as segments_router
     from liaison.users.api import router as users_router
@@ -33,6 +34,7 @@ def _mount() -> None:
 
     api.add_router("", contacts_router)
     api.add_router("", core_router)
+    api.add_router("", emails_router)
     api.add_router("", integrations_router)
     api.add_router("", users_router)
     api.add_router("", segments_router)

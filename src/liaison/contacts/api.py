@@ -411,11 +411,17 @@ def list_fields(request, object: Literal["contact", "company"] | None = None):
 
 @router.post("/fields", response={201: FieldOut, **ERRORS}, tags=["fields"])
 def create_field(request, payload: FieldIn):
-    data = _present(payload)
+    data = _field_data(payload)
     data.setdefault("object", "contact")
+    return Status(201, services.save_field(data))
+
+
+def _field_data(payload: FieldIn) -> dict[str, Any]:
+    """The sent values, with choices given as plain strings turned into {value, label}."""
+    data = _present(payload)
     if isinstance(data.get("choices"), list) and data["choices"] and isinstance(data["choices"][0], str):
         data["choices"] = [{"value": c, "label": c} for c in data["choices"]]
-    return Status(201, services.save_field(data))
+    return data
 
 
 @router.get("/fields/{field_id}", response={200: FieldOut, **ERRORS}, tags=["fields"])
@@ -425,10 +431,7 @@ def get_field(request, field_id: Id):
 
 @router.patch("/fields/{field_id}", response={200: FieldOut, **ERRORS}, tags=["fields"])
 def update_field(request, field_id: Id, payload: FieldIn):
-    data = _present(payload)
-    if isinstance(data.get("choices"), list) and data["choices"] and isinstance(data["choices"][0], str):
-        data["choices"] = [{"value": c, "label": c} for c in data["choices"]]
-    return services.save_field(data, field_obj=get_object_or_404(Field, pk=field_id))
+    return services.save_field(_field_data(payload), field_obj=get_object_or_404(Field, pk=field_id))
 
 
 @router.delete("/fields/{field_id}", response={204: None, **ERRORS}, tags=["fields"])

@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 
 from dateutil import parser as dateparser
 from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator, validate_email
+from django.core.validators import EmailValidator, URLValidator
 from django.utils import timezone
 
 from liaison.contacts.models import Field
@@ -96,6 +96,12 @@ _TRUE = {"1", "true", "yes", "y", "on", "x", "oui", "ja"}
 _FALSE = {"0", "false", "no", "n", "off", "", "non", "nein"}
 _PHONE = re.compile(r"^[0-9+().\-\s/x]{3,50}$")
 _url_validator = URLValidator(schemes=["http", "https"])
+validate_email = EmailValidator()
+# Django compiles these patterns lazily, behind a proxy paid on every use; imports of
+# hundreds of thousands of rows call this validator once per row: resolve them once.
+for _name in ("user_regex", "domain_regex", "literal_regex"):
+    _lazy = getattr(EmailValidator, _name)
+    setattr(validate_email, _name, re.compile(_lazy.pattern, _lazy.flags))
 
 
 def is_empty(value) -> bool:

@@ -31,6 +31,7 @@ from liaison.contacts.fields import (
 )
 from liaison.contacts.models import Activity, Company, Contact, Field, normalize_email, normalize_name
 from liaison.core.contributions import TimelineKind
+from liaison.core.bulk import select_rows, upsert_rows
 from liaison.core.errors import ValidationFailed
 from liaison.core.registry import registry
 
@@ -130,12 +131,14 @@ class _OwnerLookup:
         return self.map[key]
 
 
-def _flatten(row: Mapping[str, Any]) -> dict[str, Any]:
-    """Accept both {"custom": {"alias": v}} and {"custom.alias": v}."""
-    flat = {k: v for k, v in row.items() if k != "custom"}
-    for alias, value in (row.get("custom") or {}).items():
-        flat[CUSTOM_PREFIX + alias] = value
-    return flat
+def _items(row: Mapping[str, Any]):
+    """(key, value) pairs of a row, accepting {"custom": {"alias": v}} and {"custom.alias": v}."""
+    for key, value in row.items():
+        if key == "custom":
+            for alias, custom_value in (value or {}).items():
+                yield CUSTOM_PREFIX + alias, custom_value
+        else:
+            yield key, value
 
 
 def describe_problems(problems: Mapping[str, str]) -> str:
@@ -148,39 +151,47 @@ def prepare_rows(
 ) -> tuple[list[_Row], list[tuple[int, dict[str, str]]]]:
     """Validate and coerce input rows. Returns (rows, [(index, {field: message})])."""
     catalogue = catalogue or catalogue_by_key()
-    flat_rows = [_flatten(r) for r in rows]
-    owners = _OwnerLookup(r.get("owner") for r in flat_rows)
+    rows = rows if isinstance(rows, list) else list(rows)
+    owners = _OwnerLookup(r.get("owner") for r in rows)
+    email_field = STANDARD_BY_KEY["email"]
     prepared: list[_Row] = []
     errors: list[tuple[int, dict[str, str]]] = []
-    for index, row in enumerate(flat_rows):
+    for index, row in enumerate(rows):
         problems: dict[str, str] = {}
         email = str(row.get("email") or "").strip()
         if not email:
             problems["email"] = "E-mail is missing."
         else:
             try:
-                email = coerce(STANDARD_BY_KEY["email"], email)
+                email = coerce(email_field, email)
             except ValueError as exc:
                 problems["email"] = f"E-mail: {exc}."
         columns: dict[str, Any] = {}
         custom: dict[str, Any] = {}
         company = None
         owner_id = None
-        for key, raw in row.items():
+        for key, raw in _items(row):
             if key == "email":
                 continue
             definition = catalogue.get(key)
             if definition is None:
                 problems[key] = f"{key}: there is no such field."
                 continue
-            try:
-                if key == "owner":
-                    owner_id = None if is_empty(raw) else owners.resolve(raw)
+            if definition.type == "text" and type(raw) is str and key != "owner":
+                # The common case, inlined: imports and syncs send mostly plain text.
+                value = raw.strip() or None
+                if value is not None and definition.max_length and len(value) > definition.max_length:
+                    problems[key] = f"{definition.label}: is longer than {definition.max_length} characters."
                     continue
-                value = coerce(definition, raw)
-            except ValueError as exc:
-                problems[key] = f"{definition.label}: {exc}."
-                continue
+            else:
+                try:
+                    if key == "owner":
+                        owner_id = None if is_empty(raw) else owners.resolve(raw)
+                        continue
+                    value = coerce(definition, raw)
+                except ValueError as exc:
+                    problems[key] = f"{definition.label}: {exc}."
+                    continue
             if value is None:
                 continue  # an empty input never blanks a stored value
             if definition.custom:
@@ -235,8 +246,11 @@ def ensure_companies(names: Iterable[str]) -> dict[str, int]:
     return result
 
 
-_WRITABLE = (*COLUMN_FIELDS, "points", "do_not_contact", "dnc_at", "company_id", "owner_id", "custom")
-_SELECTED = ("id", "email", "email_key", "created_at", "last_activity_at", *_WRITABLE)
+# Columns an upsert writes; on conflict everything but the identity and history is updated.
+_UPDATED = (*COLUMN_FIELDS, "points", "do_not_contact", "dnc_at", "company_id", "owner_id", "custom", "email",
+            "updated_at")
+_INSERTED = (*_UPDATED, "email_key", "created_at")
+_SELECTED = ("id", "email_key", *(c for c in _UPDATED if c != "updated_at"))
 
 
 def _apply(existing: dict[str, Any], row: _Row, company_id: int | None, policy: Mapping[str, str],
@@ -244,16 +258,20 @@ def _apply(existing: dict[str, Any], row: _Row, company_id: int | None, policy: 
     """The values a row leaves on an existing contact, following each field's policy."""
     values = dict(existing)
     values["custom"] = dict(existing.get("custom") or {})
+    if default_policy == OVERWRITE and not policy:  # the common case, without a check per field
+        values.update(row.columns)
+        values["custom"].update(row.custom)
+    else:
+        for key, value in row.columns.items():
+            if policy.get(key, default_policy) == OVERWRITE or is_empty(values.get(key)):
+                values[key] = value
+        for alias, value in row.custom.items():
+            if policy.get(CUSTOM_PREFIX + alias, default_policy) == OVERWRITE or is_empty(values["custom"].get(alias)):
+                values["custom"][alias] = value
 
     def allowed(key: str, current) -> bool:
         return policy.get(key, default_policy) == OVERWRITE or is_empty(current)
 
-    for key, value in row.columns.items():
-        if allowed(key, values.get(key)):
-            values[key] = value
-    for alias, value in row.custom.items():
-        if allowed(CUSTOM_PREFIX + alias, values["custom"].get(alias)):
-            values["custom"][alias] = value
     if company_id is not None and allowed("company", values.get("company_id")):
         values["company_id"] = company_id
     if row.owner_id is not None and allowed("owner", values.get("owner_id")):
@@ -267,9 +285,9 @@ def _apply(existing: dict[str, Any], row: _Row, company_id: int | None, policy: 
 
 
 def _defaults(row: _Row, owner_id: int | None, now: datetime) -> dict[str, Any]:
-    values: dict[str, Any] = {key: "" for key in COLUMN_FIELDS}
+    values: dict[str, Any] = dict.fromkeys(COLUMN_FIELDS, "")
     values.update(points=0, do_not_contact=False, dnc_at=None, company_id=None, owner_id=owner_id, custom={},
-                  email=row.email, email_key=row.key, created_at=now, last_activity_at=None)
+                  email=row.email)
     return values
 
 
@@ -320,10 +338,12 @@ def upsert_contacts(
 
 def _upsert_chunk(chunk: list[_Row], companies: dict[str, int], policy, default_policy, owner_id,
                   defaults_custom, now, result: UpsertResult) -> None:
-    existing = {row["email_key"]: row for row in
-                Contact.objects.filter(email_key__in=[r.key for r in chunk]).values(*_SELECTED)}
-    to_write: list[Contact] = []
-    new_keys: set[str] = set()
+    existing = {}
+    for values in select_rows(Contact, _SELECTED, "email_key", [r.key for r in chunk]):
+        current = dict(zip(_SELECTED, values))
+        existing[current.pop("email_key")] = current
+    writes: list[tuple] = []
+    new_keys: list[str] = []
     for row in chunk:
         company_id = companies.get(normalize_name(row.company)) if row.company else None
         current = existing.get(row.key)
@@ -331,41 +351,26 @@ def _upsert_chunk(chunk: list[_Row], companies: dict[str, int], policy, default_
             base = _defaults(row, row.owner_id or owner_id, now)
             base["custom"] = dict(defaults_custom)
             values = _apply(base, row, company_id, {}, OVERWRITE, now)
-            new_keys.add(row.key)
+            new_keys.append(row.key)
         else:
+            pk = current.pop("id")
             values = _apply(current, row, company_id, policy, default_policy, now)
+            result.ids[row.key] = pk
             if values == current:
                 result.unchanged += 1
-                result.ids[row.key] = current["id"]
                 continue
-        values["email"] = row.email if current is None else current["email"]
-        values["email_key"] = row.key
-        values["updated_at"] = now
-        values.pop("id", None)
-        to_write.append(Contact(**values))
-    if not to_write:
-        return
-    Contact.objects.bulk_create(
-        to_write,
-        update_conflicts=True,
-        unique_fields=["email_key"],
-        update_fields=[*_WRITABLE, "updated_at"],
-        batch_size=500,
-    )
-    # PostgreSQL and SQLite return the ids of an upsert; elsewhere read them back.
-    written = {c.email_key: c.pk for c in to_write if c.pk is not None}
-    if len(written) < len(to_write):
-        written = dict(Contact.objects.filter(email_key__in=[c.email_key for c in to_write])
-                       .values_list("email_key", "pk"))
-    for contact in to_write:
-        pk = written[contact.email_key]
-        result.ids[contact.email_key] = pk
-        if contact.email_key in new_keys:
-            result.created += 1
-            result.created_ids.append(pk)
-        else:
             result.updated += 1
             result.updated_ids.append(pk)
+        values["updated_at"] = now
+        writes.append((*(values[c] for c in _UPDATED), row.key, now))
+    if not writes:
+        return
+    upsert_rows(Contact, _INSERTED, writes, conflict=["email_key"], update=_UPDATED)
+    if new_keys:  # updated rows kept their ids; only the new ones need reading back
+        for key, pk in select_rows(Contact, ("email_key", "id"), "email_key", new_keys):
+            result.ids[key] = pk
+            result.created_ids.append(pk)
+        result.created += len(new_keys)
 
 
 # -- the timeline -------------------------------------------------------------------

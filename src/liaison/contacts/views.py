@@ -13,9 +13,9 @@ from django.views.decorators.http import require_POST
 from liaison.contacts import exports, imports, services
 from liaison.contacts.fields import CUSTOM_PREFIX, STANDARD_FIELDS, custom_field_defs
 from liaison.contacts.models import Company, Contact, ContactImport, Field
-from liaison.core.contributions import TimelineKind
+from liaison.core.contributions import ContactPanel, TimelineKind
 from liaison.core.errors import ValidationFailed
-from liaison.core.permissions import requires
+from liaison.core.permissions import has_capability, requires
 from liaison.core.registry import registry
 
 PAGE_SIZE = 50
@@ -112,9 +112,20 @@ def contact_detail(request, pk):
     kinds = sorted(registry.all(TimelineKind), key=lambda k: (k.group, k.label))
     return render(request, "contacts/contact_detail.html", {
         "contact": contact, "customs": customs, "kinds": kinds,
-        "selected_kinds": request.GET.getlist("kind"),
+        "selected_kinds": request.GET.getlist("kind"), **_panels(request, contact),
         **_timeline_page(contact, request),
     })
+
+
+def _panels(request, contact) -> dict:
+    """Sections other apps add to the page (``ContactPanel``), by slot."""
+    slots: dict[str, list] = {"sidebar_panels": [], "action_panels": []}
+    for panel in sorted(registry.all(ContactPanel), key=lambda p: (p.order, p.key)):
+        if has_capability(request.user, panel.permission):
+            context = panel.context(request, contact) if panel.context else {}
+            slots[f"{'action' if panel.slot == 'actions' else 'sidebar'}_panels"].append(
+                {"panel": panel, "context": context})
+    return slots
 
 
 def _timeline_page(contact, request) -> dict:
@@ -217,14 +228,18 @@ def _company_values(post) -> dict:
     return values
 
 
+def _as_form_values(values: dict) -> dict:
+    """Submitted company values keyed as the form's inputs (custom fields as custom.<alias>)."""
+    return {**values, **{CUSTOM_PREFIX + k: v for k, v in values["custom"].items()}}
+
+
 def company_create(request):
     if request.method == "POST":
         values = _company_values(request.POST)
         try:
             company = services.save_company(values)
         except ValidationFailed as exc:
-            flat = {**values, **{CUSTOM_PREFIX + k: v for k, v in values["custom"].items()}}
-            return _company_form(request, values=flat, errors=exc.errors, status=422)
+            return _company_form(request, values=_as_form_values(values), errors=exc.errors, status=422)
         messages.success(request, f"Company {company} created.")
         return redirect("contacts:company", pk=company.pk)
     return _company_form(request)
@@ -237,8 +252,7 @@ def company_edit(request, pk):
         try:
             services.save_company(values, company=company)
         except ValidationFailed as exc:
-            flat = {**values, **{CUSTOM_PREFIX + k: v for k, v in values["custom"].items()}}
-            return _company_form(request, company, values=flat, errors=exc.errors, status=422)
+            return _company_form(request, company, values=_as_form_values(values), errors=exc.errors, status=422)
         messages.success(request, "Company saved.")
         return redirect("contacts:company", pk=pk)
     return _company_form(request, company)

@@ -80,7 +80,37 @@ def seed_demo(contact_count: int = 1000, seed: int = 42) -> dict[str, int]:
         dnc = ids[:: 37]
         Contact.objects.filter(pk__in=dnc).update(do_not_contact=True, dnc_reason="Unsubscribed", dnc_at=now)
         _backdate(created_at)
-    return {"contacts": len(ids), "activities": written}
+    sent = seed_emails(ids[:40])
+    return {"contacts": len(ids), "activities": written, "emails_sent": sent}
+
+
+DEMO_FOOTER = ('<p style="font-size:12px;color:#666"><a href="{webview_url}">View in your browser</a> · '
+               '<a href="{unsubscribe_url}">Unsubscribe</a></p>')
+
+
+def seed_emails(contact_ids: list[int]) -> int:
+    """A template and a segment e-mail; the template sent to a few contacts (with the configured
+    backend: files under var/mail/ in the demo). Returns how many messages went out."""
+    from liaison.emails.models import Email
+    from liaison.emails.services import save_email, send_batch
+
+    if Email.objects.exists():
+        return 0
+    welcome = save_email({
+        "name": "Welcome", "category": "Onboarding", "subject": "Welcome to Liaison, {contactfield=first_name|friend}",
+        "from_name": "The Liaison team",
+        "html": "<h1>Hello {contactfield=first_name|there},</h1>\n<p>Thank you for your interest. People in "
+                "{contactfield=industry|your industry} like our webinars: see "
+                '<a href="https://example.com/webinars">the events page</a>.</p>\n' + DEMO_FOOTER,
+    })
+    save_email({
+        "name": "Spring newsletter", "kind": "segment", "category": "Newsletter",
+        "subject": "Spring news for {contactfield=company|you}",
+        "html": "<h1>Spring news</h1>\n<p>Dear {contactfield=first_name|reader}, here is what changed this "
+                'season: <a href="https://example.com/blog/spring">read the blog</a>.</p>\n' + DEMO_FOOTER,
+    })
+    result = send_batch(welcome, contact_ids, dedupe_prefix=f"demo:{welcome.pk}", owner="demo")
+    return len(result.sent)
 
 
 def _ascii(name: str) -> str:
@@ -103,4 +133,5 @@ def prepare_demo(write: Callable[[str], None] = print) -> str:
     write("Seeding demo data…")
     counts = seed_demo()
     marker.write_text("seeded\n")
-    return f"Demo data: {counts['contacts']} contacts, {counts['activities']} timeline entries."
+    return (f"Demo data: {counts['contacts']} contacts, {counts['activities']} timeline entries, "
+            f"{counts['emails_sent']} e-mails sent.")

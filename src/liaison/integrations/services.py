@@ -150,11 +150,12 @@ def check_connection(integration: Integration) -> CheckResult:
 def start_sync(integration: Integration, *, user=None, trigger: str = "manual",
                options: Mapping[str, Any] | None = None):
     """Enqueue a sync (or return the one already queued or running)."""
-    _require_spec(integration)
+    spec = _require_spec(integration)
     if not integration.published:
         raise ValidationFailed({"__all__": [f"“{integration.name}” is unpublished: publish it to synchronise."]})
+    options = spec.clean_sync_options(dict(options or {}))
     return jobs.enqueue("integrations.sync",
-                        {"integration_id": integration.pk, "trigger": trigger, "options": dict(options or {})},
+                        {"integration_id": integration.pk, "trigger": trigger, "options": options},
                         label=f"Sync {integration.name}", user=user)
 
 

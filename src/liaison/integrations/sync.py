@@ -33,9 +33,10 @@ class SyncContext:
         self.job = job
         self.options = dict(options or {})
         self.started_at: datetime = run.started_at
-        self.audit = CallAudit(on_record=self._on_call)
+        # Calls are counted from the drained audit records (not a separate counter), so calls
+        # made by another thread of the sync (a prefetching fetcher) are counted exactly once.
+        self.audit = CallAudit()
         self._pending_counts = {name: 0 for name in COUNTERS}
-        self._pending_calls = 0
         self._last_flush = time.monotonic()
         self._stored_records: list[CallRecord] = []  # every call of the run, for its summary
 
@@ -103,9 +104,6 @@ class SyncContext:
             self.job.check_cancelled()
 
     # -- flushing ------------------------------------------------------------------
-    def _on_call(self, record: CallRecord) -> None:
-        self._pending_calls += 1
-
     def _maybe_flush(self) -> None:
         if time.monotonic() - self._last_flush >= 1.0:
             self.flush()
@@ -115,8 +113,8 @@ class SyncContext:
         self._last_flush = time.monotonic()
         records = self.audit.drain()
         updates: dict[str, Any] = {name: F(name) + value for name, value in self._pending_counts.items() if value}
-        if self._pending_calls:
-            updates["api_calls"] = F("api_calls") + self._pending_calls
+        if records:
+            updates["api_calls"] = F("api_calls") + len(records)
         updates.update(progress_current=self.run.progress_current, progress_total=self.run.progress_total,
                        progress_message=self.run.progress_message)
         with transaction.atomic():
@@ -130,7 +128,6 @@ class SyncContext:
                 )
         self._stored_records.extend(records)
         self._pending_counts = {name: 0 for name in COUNTERS}
-        self._pending_calls = 0
 
     def api_summary(self) -> list[dict]:
         return CallAudit.summarize(self._stored_records)

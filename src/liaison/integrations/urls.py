@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from liaison.integrations import views
 
@@ -21,3 +21,15 @@ urlpatterns = [
     path("integrations/<int:pk>/runs/<int:run_id>/", views.run_detail, name="run"),
     path("integrations/<int:pk>/calls/", views.api_calls, name="calls"),
 ]
+
+
+def _spec_patterns() -> list:
+    """Each integration's own pages under /integrations/<key>/ (namespace: the spec's key)."""
+    from liaison.core.contributions import IntegrationSpec
+    from liaison.core.registry import registry
+
+    return [path(f"integrations/{spec.key}/", include((spec.urlpatterns, spec.key)))
+            for spec in registry.all(IntegrationSpec) if spec.urlpatterns]
+
+
+urlpatterns += _spec_patterns()

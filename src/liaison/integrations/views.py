@@ -125,13 +125,18 @@ def integration_detail(request, pk):
     integration = get_object_or_404(Integration.objects.select_related("owner"), pk=pk)
     spec = integration.spec
     runs = integration.runs.all()[:10]
-    return render(request, "integrations/integration_detail.html", {
+    context = {
         "integration": integration, "spec": spec, "runs": runs,
         "summary": spec.summary(integration) if spec else [],
         "connected": services.is_connected(integration),
         "schedule": services.sync_schedule(integration),
         "active_run": integration.runs.filter(status=SyncRun.Status.RUNNING).first(),
-    })
+    }
+    template = "integrations/integration_detail.html"
+    if spec is not None and spec.detail_template:
+        context.update(spec.detail_context(integration, request))
+        template = spec.detail_template
+    return render(request, template, context)
 
 
 @require_POST

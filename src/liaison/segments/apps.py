@@ -8,7 +8,7 @@ class SegmentsConfig(AppConfig):
 
     def ready(self) -> None:
         from liaison.contacts import services as contacts
-        from liaison.core.contributions import JobKind, NavItem, TemplateHook, TimelineKind
+        from liaison.core.contributions import ContactPanel, JobKind, NavItem, TemplateHook, TimelineKind
         from liaison.core.registry import registry
         from liaison.segments import filters, services, views
         from liaison.segments.actions import segment_actions
@@ -25,8 +25,8 @@ class SegmentsConfig(AppConfig):
             JobKind(key="segments.reevaluate", label="Segment re-evaluation", run=services.drain, max_attempts=5,
                     backoff=5,
                     concurrency_key=lambda params: None if params.get("continued") else services.REEVALUATE_KEY),
-            TemplateHook(key="segments.contact", label="Segments", slot="contact.sidebar",
-                         template="segments/_contact_segments.html", context=views.contact_panel, order=10),
+            ContactPanel(key="segments.contact", label="Segments", template="segments/_contact_segments.html",
+                         context=views.contact_panel, slot="sidebar", order=10),
             TemplateHook(key="segments.contact_list", label="Segment", slot="contact_list.filters",
                          template="segments/_contact_list_filter.html", context=views.contact_list_filter),
         )

@@ -265,8 +265,7 @@ def members_reset(request, pk):
 
 # -- hooks into contact pages -----------------------------------------------------------------
 
-def contact_panel(request, context: dict) -> dict:
-    contact: Contact = context["contact"]
+def contact_panel(request, contact: Contact) -> dict:
     rows = services.contact_segments(contact)
     inside = {r["segment"].pk for r in rows if not r["excluded"]}
     return {"segment_rows": rows,

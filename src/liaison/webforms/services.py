@@ -291,8 +291,8 @@ def clean_form(data: Mapping[str, Any], form: Form | None = None) -> CleanForm:
             errors.setdefault(f"actions.{index}", []).append(message)
     if not errors:
         for validator in registry.all(FormValidator):
-            for message in validator.check(spec):
-                errors.setdefault("__all__", []).append(message)
+            for name, messages in validator.problems(spec).items():
+                errors.setdefault(name, []).extend(messages)
     if errors:
         raise ValidationFailed(errors)
     return CleanForm(values, fields, actions, spec)

@@ -1,6 +1,8 @@
 """The typed contributions apps and integrations put in the registry (ARCHITECTURE.md)."""
 
 from liaison.core.contributions.base import Contribution
+from liaison.core.contributions.contacts import ContactPanel
+from liaison.core.contributions.emails import EmailToken, EmailValidator, TokenContext, TokenResult
 from liaison.core.contributions.forms import (
     ActionResult,
     ActionSpec,
@@ -10,7 +12,6 @@ from liaison.core.contributions.forms import (
     FormSpec,
     FormValidator,
     NoConfig,
-    SaveValidator,
 )
 from liaison.core.contributions.integrations import (
     CheckResult,
@@ -30,7 +31,10 @@ __all__ = [
     "ActionSpec",
     "CheckResult",
     "ChoicePage",
+    "ContactPanel",
     "Contribution",
+    "EmailToken",
+    "EmailValidator",
     "Feature",
     "FieldSpec",
     "FormAction",
@@ -45,8 +49,9 @@ __all__ = [
     "Operator",
     "PointEvent",
     "RemoteField",
-    "SaveValidator",
     "SegmentFilter",
     "TemplateHook",
     "TimelineKind",
+    "TokenContext",
+    "TokenResult",
 ]

@@ -12,7 +12,7 @@ database), so they can refuse a form before anything is written.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -222,24 +222,13 @@ class FormAction(Contribution, ABC):
 # -- save-time validators -------------------------------------------------------------------
 
 @dataclass(eq=False, repr=False)
-class SaveValidator(Contribution):
-    """Refuses to save something until it is complete; each sentence names what is missing.
+class FormValidator(Contribution):
+    """A rule checked whenever a form is saved (UI and API); problems refuse the save.
 
-    The base of ``FormValidator`` (and of the e-mails' and campaigns' validators to come:
-    ``class EmailValidator(SaveValidator): kind = "email_validator"``). ``check(obj)``
-    returns a list of sentences, empty when all is well. (Not ``validate``: that name is
-    the registry's own check of a contribution.)
-    """
-
-    kind: ClassVar[str] = ""
-    key: str
-    label: str
-    check: Callable[[Any], list[str]] = field(default=lambda obj: [])
-
-
-@dataclass(eq=False, repr=False)
-class FormValidator(SaveValidator):
-    """Checks a whole form (a ``FormSpec``) before it is saved, e.g.::
+    The same shape as ``EmailValidator``: ``check(form)`` gets the whole form being saved
+    as a ``FormSpec`` (nothing is written yet) and returns sentences (shown at the top of
+    the builder, or next to ``field``) or ``{field: [sentences]}`` with fields such as
+    ``fields.2`` or ``actions.0``. For example::
 
         def registration_needs_names(form: FormSpec) -> list[str]:
             if not form.actions_of("goto.webinar.register"):
@@ -253,3 +242,14 @@ class FormValidator(SaveValidator):
     """
 
     kind: ClassVar[str] = "form_validator"
+    key: str
+    label: str
+    check: Callable[[FormSpec], Mapping[str, Iterable[str]] | Iterable[str]]
+    field: str = "__all__"
+
+    def problems(self, form: FormSpec) -> dict[str, list[str]]:
+        found = self.check(form) or []
+        if isinstance(found, Mapping):
+            return {name: list(messages) for name, messages in found.items() if messages}
+        messages = list(found)
+        return {self.field: messages} if messages else {}

@@ -77,9 +77,13 @@ class IntegrationSpec(Contribution):
     default_sync_cron: str | None = "*/15 * * * *"
     # Options accepted by sync runs (shown in the CLI help): {"full": "re-read everything", ...}
     sync_options: dict[str, str] = {}
-    # Optional ninja Router mounted at /api/integrations/<key>/ and URL patterns at /integrations/<key>/.
+    # Optional ninja Router mounted at /api/integrations/<key>/ and URL patterns at /integrations/<key>/
+    # (URL names in the namespace ``<key>``, e.g. ``{% url "goto:events" pk %}``).
     api_router: Any = None
     urlpatterns: Any = None
+    # Optional template for the account page; it extends "integrations/integration_detail.html"
+    # and fills its blocks ``integration_actions`` / ``integration_body`` (context: detail_context()).
+    detail_template: str = ""
 
     def check_connection(self, integration: Integration) -> CheckResult:
         return CheckResult(ok=True, message="This integration needs no connection.")
@@ -102,6 +106,15 @@ class IntegrationSpec(Contribution):
     def summary(self, integration: Integration) -> list[tuple[str, str]]:
         """Facts shown on the integration page (account name, organizer, ...)."""
         return []
+
+    def clean_sync_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        """Check a sync's options before it is queued (UI, API, CLI); raise ``ValidationFailed``
+        with a sentence per option, so bad input is refused at once instead of failing a job."""
+        return options
+
+    def detail_context(self, integration: Integration, request: Any) -> dict[str, Any]:
+        """Extra context for ``detail_template`` (counts, links, webhook status, ...)."""
+        return {}
 
     def validate(self) -> None:
         super().validate()

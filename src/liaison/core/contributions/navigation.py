@@ -29,9 +29,9 @@ class NavItem(Contribution):
 class TemplateHook(Contribution):
     """A piece of page another app draws into a named slot, without the page importing it.
 
-    Slots: ``contact.sidebar`` and ``contact.actions`` (the contact page),
-    ``contact_list.filters`` (the contact list's filter bar). ``template`` is rendered with
-    the page's context plus what ``context(request, page_context)`` returns (optional).
+    Slots: ``contact_list.filters`` (the contact list's filter bar). (The contact page has
+    its own contribution, ``ContactPanel``.) ``template`` is rendered with the page's context
+    plus what ``context(request, page_context)`` returns (optional).
     """
 
     kind: ClassVar[str] = "template_hook"

@@ -14,7 +14,7 @@ register = template.Library()
 STATUS_CLASSES = {
     "succeeded": "ok", "connected": "ok", "finished": "ok", "active": "ok", "published": "ok",
     "running": "busy", "queued": "busy", "retrying": "warn", "partial": "warn", "draft": "muted", "new": "muted",
-    "failed": "bad", "error": "bad", "cancelled": "muted",
+    "failed": "bad", "error": "bad", "cancelled": "muted", "sent": "ok", "sending": "busy", "skipped": "warn",
 }
 
 

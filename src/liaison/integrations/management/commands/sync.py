@@ -4,6 +4,7 @@ from rich.console import Console
 from liaison.core import jobs
 from liaison.core.cli import report, run_job_with_progress
 from liaison.core.contributions import IntegrationSpec
+from liaison.core.errors import ValidationFailed
 from liaison.core.registry import registry
 from liaison.integrations.models import Integration
 
@@ -39,6 +40,10 @@ class Command(BaseCommand):
             raise CommandError(f"{spec.label} does not take --{', --'.join(sorted(unknown))}.")
         if full:
             sync_options["full"] = True
+        try:
+            sync_options = spec.clean_sync_options(sync_options)
+        except ValidationFailed as exc:
+            raise CommandError(" ".join(m for messages in exc.errors.values() for m in messages)) from None
         qs = Integration.objects.filter(spec_key=provider)
         if account:
             qs = qs.filter(pk=int(account)) if account.isdigit() else qs.filter(name__iexact=account)

@@ -70,6 +70,9 @@ class Command(BaseCommand):
             settings.LIAISON_BASE_URL = env["LIAISON_BASE_URL"]
             summary = demo_services.prepare_demo(self.stdout.write)
             self.stdout.write(summary)
+            from liaison.demo import goto as demo_goto
+
+            self.stdout.write(demo_goto.prepare(env["LIAISON_BASE_URL"]))
             wsgi_app = "liaison.demo.wsgi:application"
             # The sandbox keeps its state in the web process: one process, many threads.
             web_workers = 1

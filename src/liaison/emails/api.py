@@ -1,0 +1,255 @@
+
+from datetime import datetime
+from typing import Any, Literal
+
+from django.shortcuts import get_object_or_404
+from ninja import Query, Router, Schema, Status
+from ninja.pagination import paginate
+from pydantic import ConfigDict
+from pydantic import Field as PydanticField
+
+from liaison.api.pagination import Pagination
+from liaison.api.schemas import ERRORS, Id
+from liaison.contacts.models import Contact
+from liaison.core.errors import ValidationFailed
+from liaison.emails import services
+from liaison.emails.models import Email, Send
+from liaison.emails.tokens import available_tokens
+
+router = Router(tags=["emails"])
+
+Kind = Literal["template", "segment"]
+SendStatus = Literal["queued", "sending", "sent", "failed", "skipped"]
+
+
+class EmailOut(Schema):
+    id: int
+    name: str
+    subject: str
+    html: str
+    text: str
+    from_name: str
+    from_email: str
+    reply_to: str
+    kind: str
+    published: bool
+    category: str
+    created_by_id: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class EmailIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None
+    subject: str | None = None
+    html: str | None = None
+    text: str | None = PydanticField(None, description="Blank: generated from the HTML when sending.")
+    from_name: str | None = None
+    from_email: str | None = PydanticField(None, description="Blank: the configured default sender.")
+    reply_to: str | None = None
+    kind: Kind | None = None
+    published: bool | None = None
+    category: str | None = None
+
+
+class EmailFilters(Schema):
+    q: str | None = None
+    kind: Kind | None = None
+
+
+class PreviewOut(Schema):
+    subject: str
+    html: str
+    text: str
+    problems: dict[str, list[str]]
+    notes: list[str]
+    skip_reason: str
+
+
+class SendOut(Schema):
+    id: int
+    email_id: int
+    contact_id: int
+    to_email: str
+    status: str
+    reason: str
+    subject: str
+    dedupe_key: str | None
+    context: dict[str, Any]
+    links: list[str]
+    notes: list[str]
+    message_id: str
+    job_id: int | None
+    created_at: datetime
+    sent_at: datetime | None
+    opened_at: datetime | None
+    open_count: int
+    clicked_at: datetime | None
+    click_count: int
+    unsubscribed_at: datetime | None
+
+
+class SendIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    contact_id: Id | None = None
+    contact_email: str | None = PydanticField(None, description="The contact's e-mail address (instead of its id).")
+    context: dict[str, Any] | None = PydanticField(None, description="Stored on the send; tokens can read it.")
+    dedupe_key: str | None = PydanticField(None, max_length=255,
+                                           description="Sending again with the same key sends nothing more.")
+
+
+class SendAccepted(Schema):
+    send: SendOut
+    job_id: int | None
+
+
+class TestIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    to: str
+    contact_id: Id | None = None
+
+
+class JobAccepted(Schema):
+    job_id: int
+
+
+class StatsOut(Schema):
+    total: int
+    queued: int
+    sending: int
+    sent: int
+    failed: int
+    skipped: int
+    opened: int
+    clicked: int
+    unsubscribed: int
+    clicks: int
+    open_rate: float
+    click_rate: float
+    links: list[dict[str, Any]]
+
+
+class TokenOut(Schema):
+    key: str
+    label: str
+    syntax: str
+    param: str
+    param_label: str
+    description: str
+    group: str
+    is_link: bool
+
+
+class SendFilters(Schema):
+    email: Id | None = None
+    contact: Id | None = None
+    status: SendStatus | None = None
+
+
+def _present(payload: Schema) -> dict[str, Any]:
+    return payload.model_dump(exclude_unset=True)
+
+
+@router.get("/emails", response=list[EmailOut])
+@paginate(Pagination)
+def list_emails(request, filters: EmailFilters = Query(...)):
+    qs = Email.objects.all()
+    if filters.q:
+        qs = qs.filter(name__icontains=filters.q)
+    if filters.kind:
+        qs = qs.filter(kind=filters.kind)
+    return qs
+
+
+@router.post("/emails", response={201: EmailOut, **ERRORS})
+def create_email(request, payload: EmailIn):
+    return Status(201, services.save_email(_present(payload), user=request.user))
+
+
+@router.get("/emails/tokens", response=list[TokenOut], summary="The tokens e-mails can contain")
+def list_tokens(request):
+    return [{"key": t.key, "label": t.label, "syntax": t.syntax(), "param": t.param, "param_label": t.param_label,
+             "description": t.description, "group": t.group, "is_link": t.is_link} for t in available_tokens()]
+
+
+@router.get("/emails/{email_id}", response={200: EmailOut, **ERRORS})
+def get_email(request, email_id: Id):
+    return get_object_or_404(Email, pk=email_id)
+
+
+@router.patch("/emails/{email_id}", response={200: EmailOut, **ERRORS})
+def update_email(request, email_id: Id, payload: EmailIn):
+    return services.save_email(_present(payload), email=get_object_or_404(Email, pk=email_id), user=request.user)
+
+
+@router.delete("/emails/{email_id}", response={204: None, **ERRORS})
+def delete_email(request, email_id: Id):
+    services.delete_email(get_object_or_404(Email, pk=email_id))
+    return Status(204, None)
+
+
+def _contact(contact_id: int | None, contact_email: str | None) -> Contact:
+    contact = None
+    if contact_id is not None:
+        contact = Contact.objects.filter(pk=contact_id).first()
+    elif contact_email:
+        contact = services.find_contact(contact_email)
+    if contact is None:
+        raise ValidationFailed({"contact_id" if contact_id is not None else "contact_email": [
+            "No such contact." if contact_id is not None or contact_email else "Give contact_id or contact_email."]})
+    return contact
+
+
+@router.get("/emails/{email_id}/preview", response={200: PreviewOut, **ERRORS},
+            summary="The message as a contact (or a sample contact) would get it, without tracking")
+def preview_email(request, email_id: Id, contact_id: Id | None = None):
+    email = get_object_or_404(Email, pk=email_id)
+    contact = _contact(contact_id, None) if contact_id is not None else None
+    result = services.preview(email, contact)
+    return {"subject": result.subject, "html": result.html, "text": result.text, "problems": result.problems,
+            "notes": result.notes, "skip_reason": result.skip_reason}
+
+
+@router.post("/emails/{email_id}/send", response={202: SendAccepted, **ERRORS},
+             summary="Send a template e-mail to one contact (in the background)")
+def send_email(request, email_id: Id, payload: SendIn):
+    email = get_object_or_404(Email, pk=email_id)
+    contact = _contact(payload.contact_id, payload.contact_email)
+    send = services.send_email(email, contact, context=payload.context, dedupe_key=payload.dedupe_key,
+                               user=request.user)
+    return Status(202, {"send": send, "job_id": send.job_id})
+
+
+@router.post("/emails/{email_id}/test", response={202: JobAccepted, **ERRORS}, summary="Send a test message")
+def send_test(request, email_id: Id, payload: TestIn):
+    email = get_object_or_404(Email, pk=email_id)
+    contact = _contact(payload.contact_id, None) if payload.contact_id is not None else None
+    return Status(202, {"job_id": services.send_test(email, payload.to, contact=contact, user=request.user).pk})
+
+
+@router.get("/emails/{email_id}/stats", response={200: StatsOut, **ERRORS})
+def email_stats(request, email_id: Id):
+    email = get_object_or_404(Email, pk=email_id)
+    return {**services.email_stats(email), "links": services.link_stats(email)}
+
+
+@router.get("/emails/{email_id}/sends", response=list[SendOut])
+@paginate(Pagination)
+def email_sends(request, email_id: Id, status: SendStatus | None = None):
+    email = get_object_or_404(Email, pk=email_id)
+    return services.filter_sends({"email": email.pk, "status": status})
+
+
+@router.get("/sends", response=list[SendOut])
+@paginate(Pagination)
+def list_sends(request, filters: SendFilters = Query(...)):
+    return services.filter_sends(filters.model_dump())
+
+
+@router.get("/sends/{send_id}", response={200: SendOut, **ERRORS})
+def get_send(request, send_id: Id):
+    return get_object_or_404(Send, pk=send_id)

@@ -1,0 +1,107 @@
+"""Read-side queries shared by the pages and the API: counts computed in SQL, filters."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+
+from liaison.integrations.goto.models import AssistSession, Attendance, Event, Registration
+
+
+def _count(qs: QuerySet, field: str = "id", distinct: bool = False) -> Coalesce:
+    sub = qs.order_by().values("event").annotate(n=Count(field, distinct=distinct)).values("n")
+    return Coalesce(Subquery(sub, output_field=IntegerField()), Value(0))
+
+
+def with_counts(qs: QuerySet[Event]) -> QuerySet[Event]:
+    """Each event with ``registered`` (active registrations), ``attended`` (distinct people)
+    and ``no_show`` (registered, never attended): one correlated subquery each, no join fan-out."""
+    active = Registration.objects.filter(event=OuterRef("pk"), status__in=Registration.ACTIVE)
+    attended_any = Attendance.objects.filter(event=OuterRef("event"), email_key=OuterRef("email_key"))
+    return qs.annotate(
+        registered=_count(active),
+        attended=_count(Attendance.objects.filter(event=OuterRef("pk")), "email_key", distinct=True),
+        no_show=_count(active.exclude(Exists(attended_any))),
+    )
+
+
+def filter_events(params: Mapping[str, Any], qs: QuerySet[Event] | None = None) -> QuerySet[Event]:
+    qs = qs if qs is not None else Event.objects.all()
+    if params.get("integration"):
+        qs = qs.filter(integration_id=params["integration"])
+    if params.get("product"):
+        qs = qs.filter(product=params["product"])
+    if params.get("status"):
+        qs = qs.filter(status=params["status"])
+    q = (params.get("q") or "").strip()
+    if q:
+        qs = qs.filter(Q(title__icontains=q) | Q(provider_key=q) | Q(provider_id=q.replace("-", "")))
+    if isinstance(params.get("starts_after"), datetime):
+        qs = qs.filter(starts_at__gte=params["starts_after"])
+    if isinstance(params.get("starts_before"), datetime):
+        qs = qs.filter(starts_at__lt=params["starts_before"])
+    return qs
+
+
+def _filtered(qs: QuerySet, params: Mapping[str, Any], columns: dict[str, str]) -> QuerySet:
+    """Equality filters for the parameters given (``columns``: parameter -> column); ``email`` by its key."""
+    for name, column in columns.items():
+        if params.get(name):
+            qs = qs.filter(**{column: params[name]})
+    if params.get("email"):
+        qs = qs.filter(email_key=str(params["email"]).strip().lower())
+    return qs
+
+
+def filter_registrations(params: Mapping[str, Any]) -> QuerySet[Registration]:
+    qs = _filtered(Registration.objects.select_related("event"), params, {
+        "event": "event_id", "contact": "contact_id", "integration": "event__integration_id",
+        "product": "event__product", "status": "status", "source": "source"})
+    q = (params.get("q") or "").strip()
+    if q:
+        qs = qs.filter(Q(email__icontains=q) | Q(first_name__icontains=q) | Q(last_name__icontains=q))
+    return qs.order_by("-registered_at", "-id")
+
+
+def filter_attendances(params: Mapping[str, Any]) -> QuerySet[Attendance]:
+    qs = _filtered(Attendance.objects.select_related("session", "event"), params, {
+        "event": "event_id", "session": "session_id", "contact": "contact_id", "integration": "event__integration_id",
+        "product": "event__product"})
+    q = (params.get("q") or "").strip()
+    if q:
+        qs = qs.filter(email__icontains=q)
+    return qs.order_by("first_join_at", "id")
+
+
+def filter_assist(params: Mapping[str, Any]) -> QuerySet[AssistSession]:
+    qs = _filtered(AssistSession.objects.all(), {**params, "email": None}, {
+        "integration": "integration_id", "contact": "contact_id", "status": "status"})
+    q = (params.get("q") or "").strip()
+    if q:
+        qs = qs.filter(Q(customer_email__icontains=q) | Q(customer_name__icontains=q) | Q(partner_object=q)
+                       | Q(session_id=q) | Q(expert_name__icontains=q))
+    return qs.order_by("-started_at", "-first_seen_at", "-id")
+
+
+def product_summary(integration) -> dict[str, dict[str, int]]:
+    """Per product: events by status, active registrations, attendances (three grouped queries)."""
+    out: dict[str, dict[str, int]] = {}
+    for row in Event.objects.filter(integration=integration).values("product", "status").annotate(n=Count("id")):
+        out.setdefault(row["product"], {})[row["status"]] = row["n"]
+    for row in (Registration.objects.filter(event__integration=integration, status__in=Registration.ACTIVE)
+                .values("event__product").annotate(n=Count("id"))):
+        out.setdefault(row["event__product"], {})["registrations"] = row["n"]
+    for row in (Attendance.objects.filter(event__integration=integration).values("event__product")
+                .annotate(n=Count("id"))):
+        out.setdefault(row["event__product"], {})["attendances"] = row["n"]
+    assist = AssistSession.objects.filter(integration=integration).values("status").annotate(n=Count("id"))
+    out["assist"] = {row["status"]: row["n"] for row in assist}
+    out["assist"]["total"] = sum(v for k, v in out["assist"].items())
+    for product in ("webinar", "training", "meeting"):
+        counts = out.setdefault(product, {})
+        counts["events"] = sum(counts.get(s, 0) for s in Event.Status.values)
+    return out
