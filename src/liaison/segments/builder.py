@@ -32,6 +32,7 @@ class ConditionView:
     days: str = ""
     start: str = ""
     end: str = ""
+    at_least: str = ""
     errors: list[str] = field(default_factory=list)
     choices: list[tuple[str, str]] = field(default_factory=list)
     selected: list[tuple[str, str]] = field(default_factory=list)
@@ -101,6 +102,7 @@ def from_tree(tree: dict, filters: dict[str, SegmentFilter], path: str = "f", de
             cond.values = [str(v) for v in value.get("values") or []]
             cond.days = str(value.get("days", ""))
             cond.start, cond.end = str(value.get("from", "")), str(value.get("to", ""))
+            cond.at_least = str(value.get("at_least", ""))
         elif OPERATORS.get(operator) and OPERATORS[operator].arity == "range" and isinstance(value, list) \
                 and len(value) == 2:
             cond.values, cond.high = [str(value[0])], str(value[1])
@@ -136,6 +138,8 @@ def _post_value(post, cond: ConditionView) -> Any:
         value["days"] = post.get(f"{p}-days", "")
     elif cond.operator == "in_between":
         value["from"], value["to"] = post.get(f"{p}-from", ""), post.get(f"{p}-to", "")
+    if cond.flt and cond.flt.threshold_label:
+        value["at_least"] = post.get(f"{p}-at_least", "")
     return value
 
 

@@ -552,6 +552,8 @@ def _value_words(flt: SegmentFilter, value: Any) -> str:
     if isinstance(value, dict):  # a period
         labels = flt.choice_labels(value.get("values") or [])
         what = ", ".join(labels.get(v, v) for v in value.get("values") or []) or "any kind"
+        if "at_least" in value:
+            what += f", at least {value['at_least']} {flt.threshold_label}"
         if "days" in value:
             return f"{what}, {value['days']} days"
         if "from" in value:

@@ -56,6 +56,17 @@ def _widgets(public_form, raw: dict, errors: dict) -> list[dict]:
     return rows
 
 
+def _live_choices(public_form) -> list[tuple]:
+    """The current choices of fields whose choices change by themselves (one query per such field):
+    part of the drawn page's cache key, so a new upcoming webinar shows without editing the form."""
+    found = []
+    for f in public_form.fields:
+        kind = field_type(f.type)
+        if kind is not None and kind.live_choices:
+            found.append(tuple(kind.choices(f)))
+    return found
+
+
 # The page as first drawn, per form version: a view only puts a fresh token in it (drawing
 # the template costs more than the rest of the request).
 _drawn: dict[tuple, str] = {}
@@ -67,7 +78,7 @@ def _page(request, public_form, raw=None, errors=None, status=200, notice=""):
     form = public_form.form
     token = services.make_token(form)
     plain = not raw and not errors and not notice and status == 200
-    key = (form.pk, form.updated_at, embed, request.path)
+    key = (form.pk, form.updated_at, embed, request.path, *_live_choices(public_form))
     if plain and key in _drawn:
         return HttpResponse(_drawn[key].replace(TOKEN_MARK, token))
     response = render(request, "webforms/public_form.html", {

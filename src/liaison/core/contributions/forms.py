@@ -88,6 +88,8 @@ class FormFieldType(Contribution):
     - ``config_schema``: extra per-field settings (a pydantic model), shown in the
       builder; read them from ``field.config``. ``config_choices(name, form)`` may offer
       choices for one of them.
+    - ``live_choices``: ``choices(field)`` reads data that changes by itself (a table kept
+      fresh by a sync); the public page's cached drawing then also depends on them.
     - ``clean(value, field)`` gets the submitted value (a string, or a list of strings
       when ``is_multiple(field)``), never empty (the required check runs first), and
       returns the value to store or raises ``django.core.exceptions.ValidationError``
@@ -108,6 +110,9 @@ class FormFieldType(Contribution):
     description: str = ""
     # Whether a value is kept with the submission (a hidden UTM field is; a captcha is not).
     stores_value: bool = True
+    # Choices read from data that changes without the form changing (upcoming webinars): the
+    # public page is then never served from a copy drawn with older choices.
+    live_choices: bool = False
 
     def choices(self, field: FormField) -> list[tuple[str, str]]:
         return [(str(o.get("value", "")), str(o.get("label", o.get("value", "")))) for o in field.options or []]

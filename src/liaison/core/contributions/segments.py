@@ -163,6 +163,18 @@ def _days(value: Any) -> int:
     return days
 
 
+def _whole(value: Any, unit: str) -> int:
+    if isinstance(value, bool):
+        raise ValueError(f"Enter a number of {unit}.")
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        raise ValueError(f"Enter a whole number of {unit}.") from None
+    if not 1 <= number <= 1_000_000:
+        raise ValueError(f"Enter a number of {unit} between 1 and 1,000,000.")
+    return number
+
+
 @dataclass(eq=False, repr=False)
 class SegmentFilter(Contribution, ABC):
     """A condition users can put in a segment, e.g. "Registered for webinar".
@@ -199,6 +211,8 @@ class SegmentFilter(Contribution, ABC):
     - ``unavailable_reason()`` may return a sentence while the filter cannot be used (e.g.
       its product is switched off); segments using it then keep their members and skip
       rebuilds, showing that sentence.
+    - ``threshold_label`` (period filters only, e.g. "minutes"): the value also carries a
+      whole number ``at_least`` ("attended for at least 30 minutes"), asked for by the builder.
     """
 
     kind: ClassVar[str] = "segment_filter"
@@ -211,6 +225,8 @@ class SegmentFilter(Contribution, ABC):
     description: str = ""
     # Filters whose values name other segments (the builder and the rebuild order need it).
     references_segments: bool = field(default=False)
+    # Period filters that also take "at least N <threshold_label>" (value["at_least"]).
+    threshold_label: str = ""
 
     def __post_init__(self) -> None:
         if not self.operators:
@@ -302,7 +318,7 @@ class SegmentFilter(Contribution, ABC):
             value = {}
         if not isinstance(value, dict):
             raise ValueError("Choose the values and the period.")
-        unknown = set(value) - {"values", "days", "from", "to"}
+        unknown = set(value) - {"values", "days", "from", "to", *(("at_least",) if self.threshold_label else ())}
         if unknown:
             raise ValueError(f"Unknown parts in the value: {', '.join(sorted(unknown))}.")
         raw = value.get("values") or []
@@ -318,6 +334,8 @@ class SegmentFilter(Contribution, ABC):
             if low > high:
                 raise ValueError("The start date must not be after the end date.")
             cleaned.update({"from": low, "to": high})
+        if self.threshold_label:
+            cleaned["at_least"] = _whole(value.get("at_least"), self.threshold_label)
         return cleaned
 
     def validate(self) -> None:
@@ -330,3 +348,5 @@ class SegmentFilter(Contribution, ABC):
         period = {o for o in self.operators if OPERATORS[o].arity == "period"}
         if (period and self.value_type != "period") or (self.value_type == "period" and period != set(self.operators)):
             raise ValueError(f"{self.key}: period operators go with value_type 'period' only")
+        if self.threshold_label and self.value_type != "period":
+            raise ValueError(f"{self.key}: threshold_label goes with value_type 'period' only")
