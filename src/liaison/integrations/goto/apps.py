@@ -11,6 +11,8 @@ class GoToConfig(AppConfig):
     def ready(self) -> None:
         from liaison.core.contributions import TimelineKind
         from liaison.core.registry import registry
+        from liaison.integrations.goto.points import point_events
+        from liaison.integrations.goto.segments import segment_filters
         from liaison.integrations.goto.spec import GoToSpec
 
         template = "goto/_timeline_entry.html"
@@ -32,4 +34,7 @@ class GoToConfig(AppConfig):
                          template=template, group="GoTo"),
             TimelineKind(key="goto.assist.session", label="GoToAssist support session", icon="🛟",
                          template=template, group="GoTo"),
+            # Segments, forms, e-mails and points (part 2): keys are stored in users' data.
+            *segment_filters(),
+            *point_events(),
         )

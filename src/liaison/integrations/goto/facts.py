@@ -18,8 +18,9 @@ from typing import Any
 from django.db.models import Q
 
 from liaison.contacts.models import Activity, normalize_email
-from liaison.contacts.services import ActivityInput, record_activities, upsert_contacts
+from liaison.contacts.services import ActivityInput, announce_changed, record_activities, upsert_contacts
 from liaison.core.bulk import update_rows, upsert_rows
+from liaison.integrations.goto import points
 from liaison.integrations.goto.assist import FINAL_STATUSES, AssistRecord, AssistReport
 from liaison.integrations.goto.client import AttendeeRecord, EventRecord, RegistrantRecord, SessionRecord
 from liaison.integrations.goto.models import AssistSession, Attendance, Event, Registration, Session
@@ -246,6 +247,7 @@ def store_registrants(integration, event: Event, records: Iterable[RegistrantRec
     existing = {r.email_key: r for r in Registration.objects.filter(event=event, email_key__in=list(keyed))}
     rows: list[Registration] = []
     activities: list[ActivityInput] = []
+    registered: list[str] = []  # e-mail keys newly active: announced to points and campaigns once
     for key, record in keyed.items():
         current = existing.get(key)
         status = record.status
@@ -269,6 +271,7 @@ def store_registrants(integration, event: Event, records: Iterable[RegistrantRec
             if status in Registration.ACTIVE:
                 activities.append(_registration_activity(integration, event, reg, "registered",
                                                          reg.registered_at or event.starts_at or now))
+                registered.append(key)
             rows.append(reg)
             continue
         changed = any(getattr(current, f) != v for f, v in values.items())
@@ -283,6 +286,7 @@ def store_registrants(integration, event: Event, records: Iterable[RegistrantRec
         if current.status == Registration.Status.CANCELLED and status in Registration.ACTIVE:
             activities.append(_registration_activity(integration, event, reg, "registered", now,
                                                      suffix=f":again:{int(now.timestamp())}"))
+            registered.append(key)  # announced only if its first registration never was
         elif status == Registration.Status.CANCELLED and current.status != Registration.Status.CANCELLED:
             activities.append(_registration_activity(integration, event, reg, "cancelled", now,
                                                      suffix=f":{int(now.timestamp())}"))
@@ -294,6 +298,7 @@ def store_registrants(integration, event: Event, records: Iterable[RegistrantRec
                                             for r in rows),
                     conflict=("event", "email_key"), update=(*REGISTRATION_FIELDS, "seen_at", "updated_at"))
     record_activities(activities)
+    points.announce_registrations(event, registered, now)
     return counts
 
 
@@ -441,6 +446,9 @@ def store_attendances(integration, event: Event, session: Session, records: Iter
 
     record_activities(entry(a) for a in new)
     refresh_activities([entry(a) for a in refreshed])
+    if refreshed:  # durations changed: segments on time spent look again
+        announce_changed(sorted({a.contact_id for a in refreshed}))
+    points.announce_attendances(event, session, [a.email_key for a in new], now)
     return counts
 
 
@@ -527,6 +535,7 @@ def store_assist_sessions(integration, records: Iterable[AssistRecord], *, now: 
         title=assist_title(s), dedup_key=f"goto:{integration.pk}:assist:{s.session_id}", data=assist_data(s),
         source=source_of(integration)) for s in rows if s.contact_id and s.status in FINAL_STATUSES]
     refresh_activities(entries)
+    points.announce_assist_sessions(integration, [s.session_id for s in rows], now)
     return counts
 
 

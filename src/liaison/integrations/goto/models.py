@@ -133,6 +133,9 @@ class Registration(models.Model):
     # The start of the last registrant read that saw this row (rows a complete read did not
     # see are the ones GoTo no longer lists: they become cancelled).
     seen_at = models.DateTimeField(null=True, blank=True)
+    # When "registered" was announced to points and campaigns (``points.occurred``): set once,
+    # by the write that first stored the registration, so nothing is announced twice.
+    announced_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -167,6 +170,8 @@ class Attendance(models.Model):
     duration_seconds = models.PositiveIntegerField(default=0)
     first_join_at = models.DateTimeField(null=True, blank=True)
     last_leave_at = models.DateTimeField(null=True, blank=True)
+    # Set on the attendance that announced "attended" for its event (the person's first one).
+    announced_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -218,6 +223,8 @@ class AssistSession(models.Model):
     feedback = models.TextField(blank=True)
     portal = models.CharField(max_length=100, blank=True)
     custom_fields = models.JSONField(default=dict, blank=True)
+    # When "attended" (the customer joined) was announced to points and campaigns.
+    announced_at = models.DateTimeField(null=True, blank=True)
     first_seen_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
