@@ -47,8 +47,8 @@ def build(sandbox, admin_user) -> World:
     sb = sandbox
     now = sb.now().replace(second=0, microsecond=0)
     world = World(sandbox=sb, account=create_account(admin_user), account2=create_account(admin_user, "Second GoTo"))
-    first, second = sb.default_organizer(), [o for o in sb.state.organizers.values()
-                                             if o.organizer_key != sb.default_organizer().organizer_key][0]
+    first, second = sb.default_organizer(), next(o for o in sb.state.organizers.values()
+                                             if o.organizer_key != sb.default_organizer().organizer_key)
     connect(world.account, sb)
     connect(world.account2, sb, user=second.email)
 

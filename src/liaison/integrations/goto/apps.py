@@ -14,6 +14,7 @@ class GoToConfig(AppConfig):
         from liaison.integrations.goto.points import point_events
         from liaison.integrations.goto.segments import segment_filters
         from liaison.integrations.goto.spec import GoToSpec
+        from liaison.integrations.goto.tokens import email_tokens
 
         template = "goto/_timeline_entry.html"
         registry.register(
@@ -36,5 +37,6 @@ class GoToConfig(AppConfig):
                          template=template, group="GoTo"),
             # Segments, forms, e-mails and points (part 2): keys are stored in users' data.
             *segment_filters(),
+            *email_tokens(),
             *point_events(),
         )

@@ -199,19 +199,18 @@ FACTS = {
     "not_attended": ("Did not attend {a} {noun}", ("webinar", "training", "meeting", "assist"),
                      "Registered for one of the chosen {nouns} that is over, and did not attend it."),
     "attended_minutes": ("Time spent in {a} {noun}", ("webinar", "training", "meeting", "assist"),
-                         "At least N minutes in one {noun}, summed over its sessions (members of a webinar series "
-                         "count apart)."),
+                         ("At least N minutes in one {noun}, summed over its sessions (members of a webinar "
+                          "series count apart).")),
 }
 # Meetings and support sessions have no registration; support sessions are "had", not "attended".
 SPECIAL = {
-    ("meeting", "not_attended"): ("Did not attend a meeting", "Never attended the chosen meetings (any: never "
-                                                               "attended a meeting)."),
-    ("assist", "attended"): ("Had a support session", "Had one of the chosen GoToAssist support sessions (the "
-                                                      "customer joined), or any."),
-    ("assist", "not_attended"): ("Never had a support session", "Had none of the chosen GoToAssist support "
-                                                                "sessions (any: never had one)."),
-    ("assist", "attended_minutes"): ("Length of a support session",
-                                     "One support session lasted at least N minutes."),
+    ("meeting", "not_attended"): (
+        "Did not attend a meeting", "Never attended the chosen meetings (any: never attended a meeting)."),
+    ("assist", "attended"): (
+        "Had a support session", "Had one of the chosen GoToAssist support sessions (the customer joined), or any."),
+    ("assist", "not_attended"): (
+        "Never had a support session", "Had none of the chosen GoToAssist support sessions (any: never had one)."),
+    ("assist", "attended_minutes"): ("Length of a support session", "One support session lasted at least N minutes."),
 }
 
 

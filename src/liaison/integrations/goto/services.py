@@ -10,11 +10,22 @@ For forms, campaigns, e-mail tokens and the connector (GoTo part 2), the entry p
 * ``create_assist_session(integration, *, contact=None, customer_name="", customer_email="",
   partner_object="", partner_object_url="", callback_url="") -> AssistSession``
 * ``sync_event(event, user=None) -> Job`` (re-read one event in the background)
+
+Added for the marketing features (part 2):
+
+* ``usable_events(product, keys) -> {key: Event}`` (events of published accounts with the product on)
+* ``registration_form(event, refresh=False) -> dict`` (a webinar's fields and custom questions, cached)
+* ``send_start_link(event, contact, email, *, dedupe_key=None, user=None) -> Send``
+* ``request_assist_session(integration, contact, email, *, customer_name="", customer_email="",
+  dedupe_key=None, user=None) -> (AssistSession, Send)``
+* ``event_context(event, **extra) -> dict``: the e-mail send context naming the event (``goto``)
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -24,7 +35,7 @@ from liaison.contacts.models import Contact, normalize_email
 from liaison.core.errors import LiaisonError, ValidationFailed
 from liaison.core.http import ProviderError
 from liaison.integrations import services as framework
-from liaison.integrations.goto import facts
+from liaison.integrations.goto import facts, queries
 from liaison.integrations.goto.assist import AssistApi
 from liaison.integrations.goto.client import AlreadyRegistered, IdentityApi, RegistrantRecord
 from liaison.integrations.goto.models import AssistSession, Event, Registration
@@ -273,3 +284,105 @@ def sync_event(event: Event, user=None):
     """Re-read one event now (registrants, sessions, attendees) in the background."""
     return framework.start_sync(event.integration, user=user, trigger="manual",
                                 options={"product": event.product, "id": event.provider_key})
+
+
+# -- for forms, campaigns and e-mails (part 2) -----------------------------------------------------------
+
+# The e-mail send's context: ``{"goto": {"product", "event", "start_url"?}}`` names the event an
+# e-mail is about (campaign steps, start-link actions); GoToAssist join links travel under the
+# connector's keys (docs/emails.md, docs/integrations/goto.md).
+CONTEXT = "goto"
+ASSIST_JOIN_URL = "goto.assist.join_url"
+ASSIST_SESSION = "goto.assist.session"
+BUTTON_TOKENS = {"meeting": "meeting_button", "training": "training_button", "assist": "assist_button"}
+FORM_CACHE = timedelta(hours=6)
+
+
+def event_context(event: Event, **extra: Any) -> dict[str, Any]:
+    return {CONTEXT: {"product": event.product, "event": event.provider_key, **extra}}
+
+
+def usable_events(product: str, keys: Iterable[str]) -> dict[str, Event]:
+    """The events with these GoTo keys in published accounts with ``product`` on (one per key:
+    the most recently updated, should two accounts read the same event)."""
+    keys = [str(k) for k in keys if k]
+    if not keys:
+        return {}
+    found: dict[str, Event] = {}
+    for event in (Event.objects.filter(product=product, provider_key__in=keys,
+                                       integration_id__in=queries.usable_accounts(product))
+                  .select_related("integration").order_by("-updated_at", "-id")):
+        found.setdefault(event.provider_key, event)
+    return found
+
+
+def registration_form(event: Event, *, refresh: bool = False) -> dict[str, Any]:
+    """What the webinar's registration form asks (standard fields and custom questions),
+    read from GoTo at most every six hours and kept with the event."""
+    if event.product != "webinar":
+        return {"fields": [], "questions": []}
+    cached = (event.extra or {}).get("registration_form")
+    now = timezone.now()
+    if cached and not refresh:
+        try:
+            if now - datetime.fromisoformat(cached["read_at"]) < FORM_CACHE:
+                return cached
+        except (KeyError, TypeError, ValueError):
+            pass
+    with WebinarApi(Integration.objects.get(pk=event.integration_id)) as api:
+        form = api.registration_fields(event.provider_key, organizer_key=event.organizer_key or None)
+    form["read_at"] = now.isoformat()
+    current = Event.objects.filter(pk=event.pk).values_list("extra", flat=True).first() or {}
+    Event.objects.filter(pk=event.pk).update(extra={**current, "registration_form": form})
+    event.extra = {**(event.extra or {}), "registration_form": form}
+    return form
+
+
+def _require_token(email, product: str) -> None:
+    token = BUTTON_TOKENS[product]
+    if not any(use.name == token for use in email.token_uses()):
+        raise ValidationFailed({"email": [(f"“{email.name}” does not contain {{{token}}}: the link would not be "
+                                           f"in the message. Add the token or choose another e-mail.")]})
+
+
+def send_start_link(event: Event, contact: Contact, email, *, dedupe_key: str | None = None, user=None):
+    """E-mail the organizer's start link of a meeting or training to ``contact`` with a template
+    e-mail containing ``{meeting_button}`` / ``{training_button}`` (the link travels in the send's
+    context, ``goto.start_url``). Whoever gets it can start the event as its organizer."""
+    from liaison.emails import services as emails
+    from liaison.emails.models import Send
+
+    if event.product not in ("meeting", "training"):
+        raise ValidationFailed({"event": [f"{event.product_label} has no start link to send."]})
+    integration = Integration.objects.get(pk=event.integration_id)
+    if not integration.published or not integration.feature_enabled(event.product):
+        raise ValidationFailed({"event": [f"{event.product_label} is switched off for “{integration.name}”."]})
+    if event.status in (Event.Status.CANCELLED, Event.Status.PAST):
+        raise ValidationFailed({"event": [(f"“{event.title}” is {event.get_status_display().lower()}: it cannot "
+                                           f"be started any more.")]})
+    _require_token(email, event.product)
+    sent = Send.objects.filter(dedupe_key=dedupe_key).first() if dedupe_key else None
+    if sent is not None:  # asked again (a retried job): the first send stands, no new start link
+        return sent
+    event.integration = integration
+    url = start_url(event)
+    return emails.send_email(email, contact, context=event_context(event, start_url=url), dedupe_key=dedupe_key,
+                             user=user)
+
+
+def request_assist_session(integration: Integration, contact: Contact, email, *, customer_name: str = "",
+                           customer_email: str = "", dedupe_key: str | None = None, user=None):
+    """Create a GoToAssist screen-sharing session for ``contact`` and e-mail its join link with a
+    template e-mail containing ``{assist_button}``. Returns ``(session, send)``."""
+    from liaison.emails import services as emails
+
+    if not integration.published:
+        raise ValidationFailed({"__all__": [f"“{integration.name}” is unpublished: publish it to use GoToAssist."]})
+    _require_token(email, "assist")
+    session = create_assist_session(integration, contact=contact, customer_name=customer_name,
+                                    customer_email=customer_email)
+    if not session.customer_join_url:
+        raise LiaisonError(f"GoToAssist created support session {session.session_id} without a join link.")
+    send = emails.send_email(email, contact, user=user, dedupe_key=dedupe_key, context={
+        ASSIST_JOIN_URL: session.customer_join_url, ASSIST_SESSION: session.session_id})
+    return session, send

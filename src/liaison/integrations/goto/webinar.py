@@ -191,6 +191,28 @@ class WebinarApi(GoToApi):
         data = read.obj(response.data)
         return read.key(data, "registrantKey"), read.text(data, "joinUrl")
 
+    def registration_fields(self, webinar_key: str, organizer_key: str | None = None) -> dict[str, list[dict]]:
+        """What the webinar's registration form asks: ``{"fields": [{field, required, answers?}],
+        "questions": [{key, question, type, required, answers: [{key, answer}]}]}`` (keys as strings)."""
+        data = self.http.get("/organizers/{organizerKey}/webinars/{webinarKey}/registrants/fields",
+                             path_params={"organizerKey": self._org(organizer_key), "webinarKey": webinar_key}).data
+        read = self.reader("a registration form")
+        data = read.obj(data)
+        fields = []
+        for item in read.items(data, "fields"):
+            item = read.obj(item)
+            fields.append({"field": read.text(item, "field", required=True), "required": bool(item.get("required")),
+                           "answers": [str(a) for a in item.get("answers") or [] if isinstance(a, str)]})
+        questions = []
+        for item in read.items(data, "questions"):
+            item = read.obj(item)
+            questions.append({
+                "key": read.key(item, "questionKey"), "question": read.text(item, "question", required=True),
+                "type": read.text(item, "type") or "shortAnswer", "required": bool(item.get("required")),
+                "answers": [{"key": read.key(read.obj(a), "answerKey"), "answer": read.text(a, "answer")}
+                            for a in read.items(item, "answers")]})
+        return {"fields": fields, "questions": questions}
+
     def delete_registrant(self, webinar_key: str, registrant_key: str, organizer_key: str | None = None) -> None:
         self.http.delete("/organizers/{organizerKey}/webinars/{webinarKey}/registrants/{registrantKey}",
                          path_params={"organizerKey": self._org(organizer_key), "webinarKey": webinar_key,
