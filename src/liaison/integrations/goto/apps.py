@@ -11,6 +11,7 @@ class GoToConfig(AppConfig):
     def ready(self) -> None:
         from liaison.core.contributions import TimelineKind
         from liaison.core.registry import registry
+        from liaison.integrations.goto.forms import form_contributions
         from liaison.integrations.goto.points import point_events
         from liaison.integrations.goto.segments import segment_filters
         from liaison.integrations.goto.spec import GoToSpec
@@ -37,6 +38,7 @@ class GoToConfig(AppConfig):
                          template=template, group="GoTo"),
             # Segments, forms, e-mails and points (part 2): keys are stored in users' data.
             *segment_filters(),
+            *form_contributions(),
             *email_tokens(),
             *point_events(),
         )
