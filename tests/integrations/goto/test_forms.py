@@ -122,7 +122,8 @@ def test_a_choice_no_longer_upcoming_is_refused_per_product(events, django_captu
 
 # -- registering ---------------------------------------------------------------------------------------------------
 
-def test_the_visitor_registers_for_the_chosen_webinars(sandbox, events, django_capture_on_commit_callbacks):
+def test_the_visitor_registers_for_the_chosen_webinars(sandbox, events, admin_client,
+                                                       django_capture_on_commit_callbacks):
     form = webinar_form(multiple=True)
     outcome = submit(form, {"email": "Bea@People.test", "first": "Bea", "last": "Kay",
                             "webinar": [events["plain"], events["launch"]]}, django_capture_on_commit_callbacks)
@@ -139,6 +140,10 @@ def test_the_visitor_registers_for_the_chosen_webinars(sandbox, events, django_c
                                    data__join_url=registration.join_url).exists()
     done = Activity.objects.get(contact=contact, kind="webforms.action", title="Register to webinar: done")
     assert registration.join_url in done.data["summary"]
+    page = admin_client.get(f"/contacts/{contact.pk}/").content.decode()  # the timeline, in words
+    assert "Registered for a webinar" in page and "Registered for “Plain talk”" in page
+    assert f'Join URL: <a href="{registration.join_url}"' in page and "GoToWebinar · key " in page
+    assert "from a form" in page and "Register to webinar: done" in page
 
 
 def test_a_required_registration_field_left_unmapped_is_goto_s_refusal_in_words(
@@ -274,9 +279,9 @@ def test_send_the_training_start_link_needs_the_token(sandbox, events, smtp_serv
     with pytest.raises(ValidationFailed) as info:
         forms.save_form({"name": "Trainers", "fields": [PEOPLE_FIELDS[0]], "actions": [
             {"key": "goto.training.start_link", "config": {"event": events["course"], "email_id": without.pk}}]})
-    assert info.value.errors["actions.0"] == [
-        "Send GoToTraining start link: “No button” does not contain {training_button}, so the link would not be in "
-        "the message."]
+    no_link = ("Send GoToTraining start link: “No button” does not contain {training_button}, so the link would not "
+               "be in the message.")
+    assert info.value.errors["actions.0"] == [no_link]
     email = EmailFactory(name="Trainer link", html="<p>{training_button}</p>")
     form = forms.save_form({"name": "Trainers", "fields": [PEOPLE_FIELDS[0]], "actions": [
         {"key": "goto.training.start_link", "config": {"event": events["course"], "email_id": email.pk}}]})
@@ -327,10 +332,11 @@ def test_mautic_s_save_time_rules_with_clear_messages(events):
     assert errors_of({"name": "x", "fields": PEOPLE_FIELDS, "actions": [
         {"key": "goto.webinar.register", "config": {"event": "404404"}}]})["actions.0"] == [
         "Register to webinar: there is no webinar 404404 (is GoTo synchronised?)."]
+    unreadable = ("Register to webinar: write other fields as “GoTo field = form field key” separated by “;” "
+                  "(could not read: “organization”).")
     assert errors_of({"name": "x", "fields": PEOPLE_FIELDS, "actions": [
         {"key": "goto.webinar.register", "config": {"event": events["plain"], "extra_fields": "organization"}}]}
-    )["actions.0"] == ["Register to webinar: write other fields as “GoTo field = form field key” separated by “;” "
-                       "(could not read: “organization”)."]
+    )["actions.0"] == [unreadable]
     segment_email = EmailFactory(name="Broadcast", kind="segment", html="{meeting_button} {unsubscribe_url}")
     assert errors_of({"name": "x", "fields": [PEOPLE_FIELDS[0]], "actions": [
         {"key": "goto.meeting.start_link", "config": {"email_id": segment_email.pk}}]}) == {

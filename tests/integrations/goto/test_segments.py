@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -14,6 +15,7 @@ from liaison.integrations import services as framework
 from liaison.integrations.goto.models import AssistSession, Attendance, Event, Registration
 from liaison.segments import filters as engine
 from liaison.segments import services as segments
+from liaison.segments.models import Segment
 from tests.integrations.goto import scenario
 from tests.integrations.goto.conftest import connect, create_account, make_sandbox, sync
 
@@ -190,3 +192,35 @@ def test_a_segment_rebuilds_and_describes_goto_conditions(world):
     assert "Did not attend a webinar including Alpha — " in words
     assert "Time spent in a webinar including Beta — " in words
     assert "at least 35 minutes" in words
+
+
+def test_the_builder_and_the_api_offer_goto_filters(world, marketer_client, api, marketer,
+                                                    django_capture_on_commit_callbacks):
+    k = world.keys
+    drawn = marketer_client.post("/segments/builder/", {
+        "f-match": "all", "f-n": "1", "f-0-kind": "condition", "f-0-filter": "goto.webinar.attended_minutes",
+        "f-0-operator": "in_last_days", "f-0-value": k["A"], "f-0-days": "10", "f-0-at_least": "30"}).content.decode()
+    assert '<optgroup label="GoToWebinar">' in drawn and ">Time spent in a webinar<" in drawn
+    assert ">including, held in the last N days<" in drawn and "Any webinar" in drawn
+    assert 'name="f-0-at_least" value="30"' in drawn and "minutes" in drawn
+    with django_capture_on_commit_callbacks(execute=True):
+        response = marketer_client.post("/segments/new/", {
+            "name": "Long stays", "description": "", "f-match": "all", "f-n": "1", "f-0-kind": "condition",
+            "f-0-filter": "goto.webinar.attended_minutes", "f-0-operator": "ever", "f-0-value": "any",
+            "f-0-at_least": "30"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    segment = Segment.objects.get(name="Long stays")
+    assert segment.filters["rules"][0]["value"] == {"values": ["any"], "at_least": 30}
+    assert world.names(segment.memberships.values_list("contact_id", flat=True)) == {"ann", "dan", "kim"}
+
+    c = api(marketer)
+    listed = {f["key"]: f for f in json.loads(c.get("/api/segment-filters").content)}
+    assert {f"goto.{p}.attended" for p in ("webinar", "training", "meeting", "assist")} <= set(listed)
+    assert [o["label"] for o in listed["goto.webinar.registered"]["operators"]][:2] == ["including", "excluding"]
+    choices = json.loads(c.get("/api/segment-filters/goto.webinar.registered/choices?q=beta").content)
+    assert [i["value"] for i in choices["items"]] == [k["B"]]
+    bad = c.post("/api/segments", {"name": "Bad", "filters": {"match": "all", "rules": [
+        {"filter": "goto.webinar.attended_minutes", "operator": "ever", "value": {"values": ["any"]}}]}},
+        content_type="application/json")
+    assert bad.status_code == 422
+    assert json.loads(bad.content)["errors"]["filters.rules.0.value"] == ["Enter a whole number of minutes."]

@@ -216,7 +216,7 @@ def _contacts(integration, people: list[tuple[str, str, str]]) -> tuple[dict[str
 
 def registration_data(event: Event, reg: Registration) -> dict[str, Any]:
     return {**event_snapshot(event), "join_url": reg.join_url, "status": reg.status,
-            "registrant_key": reg.registrant_key, "email": reg.email}
+            "registrant_key": reg.registrant_key, "email": reg.email, "source": reg.source}
 
 
 def _registration_activity(integration, event: Event, reg: Registration, verb: str, when: datetime,

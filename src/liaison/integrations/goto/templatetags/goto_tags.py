@@ -7,6 +7,7 @@ from datetime import datetime
 from django import template
 
 from liaison.integrations.goto.client import parse_instant
+from liaison.integrations.goto.spec import PRODUCT_LABELS
 
 register = template.Library()
 
@@ -28,3 +29,9 @@ def percent(part, whole) -> str:
         return f"{100 * int(part) / int(whole):.0f} %" if int(whole) else "—"
     except (TypeError, ValueError):
         return "—"
+
+
+@register.filter
+def goto_product(value) -> str:
+    """``webinar`` -> ``GoToWebinar``."""
+    return PRODUCT_LABELS.get(str(value), str(value))
