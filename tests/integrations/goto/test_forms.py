@@ -79,6 +79,14 @@ def run_of(outcome, key: str) -> ActionRun:
     return outcome.submission.action_runs.get(key=key)
 
 
+def failed_in_words(outcome, words: str) -> None:
+    """The registration failed, with GoTo's words on the submission and on the contact's timeline."""
+    run = run_of(outcome, "goto.webinar.register")
+    assert run.status == "failed" and words in run.message
+    entry = Activity.objects.get(kind="webforms.action", title="Register to webinar: failed")
+    assert words in entry.data["summary"]
+
+
 # -- the field ------------------------------------------------------------------------------------------------
 
 def test_the_upcoming_field_is_drawn_from_local_events_without_calling_goto(client, sandbox, events):
@@ -153,11 +161,7 @@ def test_a_required_registration_field_left_unmapped_is_goto_s_refusal_in_words(
                                                             "extra_fields": "What is your role?=role"})
     outcome = submit(form, {"email": "cal@people.test", "first": "Cal", "last": "Em", "role": "Chef"},
                      django_capture_on_commit_callbacks)
-    run = run_of(outcome, "goto.webinar.register")
-    assert run.status == "failed"
-    assert "The registration field 'organization' is required for this webinar." in run.message
-    entry = Activity.objects.get(kind="webforms.action", title="Register to webinar: failed")
-    assert "The registration field 'organization' is required for this webinar." in entry.data["summary"]
+    failed_in_words(outcome, "The registration field 'organization' is required for this webinar.")
 
 
 def test_goto_s_refusal_reaches_the_submission_and_the_timeline_in_words(sandbox, events,
@@ -168,11 +172,7 @@ def test_goto_s_refusal_reaches_the_submission_and_the_timeline_in_words(sandbox
                           when=lambda method, path: method == "POST" and path.endswith("/registrants"))
     outcome = submit(form, {"email": "cy@people.test", "first": "Cy", "last": "Dee", "webinar": events["plain"]},
                      django_capture_on_commit_callbacks)
-    run = run_of(outcome, "goto.webinar.register")
-    assert run.status == "failed"
-    assert "Registration is closed for this webinar by the organizer." in run.message
-    entry = Activity.objects.get(kind="webforms.action", title="Register to webinar: failed")
-    assert "Registration is closed for this webinar by the organizer." in entry.data["summary"]
+    failed_in_words(outcome, "Registration is closed for this webinar by the organizer.")
     assert not Registration.objects.filter(event__provider_key=events["plain"], email_key="cy@people.test").exists()
 
 

@@ -226,11 +226,31 @@ def template_emails() -> list[tuple[str, str]]:
             .order_by("name").values_list("pk", "name")]
 
 
-def _retry_or(problem_list: list[str], exc: ProviderError, title: str) -> RetryableError | None:
-    if exc.retryable:
-        return RetryableError(f"“{title}”: {exc}", retry_after=exc.retry_after)
-    problem_list.append(f"“{title}”: {exc}")
-    return None
+def for_each_event(product: str, keys: list[str], work) -> tuple[list[dict[str, Any]], list[str]]:
+    """``work(event) -> dict`` for each chosen event, in order: what was done, and the problems
+    in words (an event unknown or switched off, GoTo's refusal). A transient GoTo failure is
+    raised after the others are done (the job retries; what succeeded is known by then)."""
+    noun = NOUNS[product]
+    events = services.usable_events(product, keys)
+    done, problems, retry = [], [], None
+    for key in keys:
+        event = events.get(key)
+        if event is None:
+            problems.append(f"The {noun} {key} is not available (unknown here, or its GoTo account is unpublished "
+                            f"or has {PRODUCT_LABELS[product]} switched off).")
+            continue
+        try:
+            done.append(work(event))
+        except ProviderError as exc:
+            if exc.retryable:
+                retry = RetryableError(f"“{event.title}”: {exc}", retry_after=exc.retry_after)
+            else:
+                problems.append(f"“{event.title}”: {exc}")
+        except (ValidationFailed, LiaisonError) as exc:
+            problems.append(f"“{event.title}”: {_words(exc)}")
+    if retry is not None:
+        raise retry
+    return done, problems
 
 
 # -- register to a webinar or a training ------------------------------------------------------------------
@@ -238,18 +258,40 @@ def _retry_or(problem_list: list[str], exc: ProviderError, title: str) -> Retrya
 _MAPPING_HELP = "Blank: the field that fills the contact's {what}."
 
 
-class RegisterConfig(BaseModel):
+class EventChoice(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     event: str = Field(VISITOR_SELECTS, max_length=40, title="Event",
                        description="“Visitor selects”: the one(s) chosen in the form's Upcoming field; or always this "
                                    "one.")
+
+
+class EmailMapping(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     email_field: str = Field("", max_length=64, title="Contact e-mail field",
                              description=_MAPPING_HELP.format(what="e-mail"))
+
+
+class NameMapping(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     first_name_field: str = Field("", max_length=64, title="Contact first-name field",
                                   description=_MAPPING_HELP.format(what="first name"))
     last_name_field: str = Field("", max_length=64, title="Contact last-name field",
                                  description=_MAPPING_HELP.format(what="last name"))
+
+
+class TemplateChoice(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email_id: int = Field(..., title="Send this e-mail template",
+                          description="A template e-mail containing the button token ({meeting_button}, "
+                                      "{training_button}, {assist_button}).")
+
+
+class RegisterConfig(NameMapping, EmailMapping, EventChoice):
+    """Event, then the e-mail and name mappings."""
 
 
 class WebinarRegisterConfig(RegisterConfig):
@@ -321,34 +363,20 @@ class RegisterAction(FormAction):
         if not keys:
             return ActionResult(False, f"No {noun} was chosen: nobody was registered.")
         person, email, first, last = _person(submission, form, config, contact)
-        events = services.usable_events(self.product, keys)
         pairs, _ = parse_extra_fields(getattr(config, "extra_fields", ""))
-        done, problems, retry = [], [], None
-        now = timezone.now()
-        for key in keys:
-            event = events.get(key)
-            if event is None:
-                problems.append(f"The {noun} {key} is not available (unknown here, or its GoTo account is "
-                                f"unpublished or has {PRODUCT_LABELS[self.product]} switched off).")
-                continue
-            if event.status in (Event.Status.PAST, Event.Status.CANCELLED) or (event.ends_at and event.ends_at <= now):
-                problems.append(f"“{event.title}” is {'cancelled' if event.status == 'cancelled' else 'over'}: "
-                                f"registration is closed.")
-                continue
-            try:
-                fields = registrant_fields(event, pairs, submission.data or {}) if pairs else None
-                outcome = services.register_contact(event, person, source="form", first_name=first, last_name=last,
-                                                    fields=fields or None)
-            except ProviderError as exc:
-                retry = _retry_or(problems, exc, event.title) or retry
-                continue
-            except (ValidationFailed, LiaisonError) as exc:
-                problems.append(f"“{event.title}”: {_words(exc)}")
-                continue
-            done.append({"event": key, "title": event.title, "registration_id": outcome.registration.pk,
-                         "join_url": outcome.join_url, "created": outcome.created, "contact_id": person.pk})
-        if retry is not None:
-            raise retry  # what succeeded is known now: the retry does not call GoTo for it again
+
+        def register(event: Event) -> dict[str, Any]:
+            if event.status in (Event.Status.PAST, Event.Status.CANCELLED) or (
+                    event.ends_at and event.ends_at <= timezone.now()):
+                state = "was cancelled" if event.status == Event.Status.CANCELLED else "is over"
+                raise LiaisonError(f"the {noun} {state}: registration is closed.")
+            fields = registrant_fields(event, pairs, submission.data or {}) if pairs else None
+            outcome = services.register_contact(event, person, source="form", first_name=first, last_name=last,
+                                                fields=fields or None)
+            return {"event": event.provider_key, "title": event.title, "registration_id": outcome.registration.pk,
+                    "join_url": outcome.join_url, "created": outcome.created, "contact_id": person.pk}
+
+        done, problems = for_each_event(self.product, keys, register)
         sentences = [(f"Registered {email} for “{d['title']}”." if d["created"] else
                       f"{email} was already registered for “{d['title']}”; the existing registration is kept.")
                      + (f" Join link: {d['join_url']}" if d["join_url"] else "") for d in done]
@@ -382,16 +410,8 @@ class RegisterAction(FormAction):
 
 # -- start links and support sessions -----------------------------------------------------------------------
 
-class StartLinkConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    event: str = Field(VISITOR_SELECTS, max_length=40, title="Event",
-                       description="“Visitor selects”: the one(s) chosen in the form's Upcoming field; or always this "
-                                   "one.")
-    email_field: str = Field("", max_length=64, title="Contact e-mail field",
-                             description=_MAPPING_HELP.format(what="e-mail"))
-    email_id: int = Field(..., title="Send this e-mail template",
-                          description="A template e-mail containing the start button token.")
+class StartLinkConfig(TemplateChoice, EmailMapping, EventChoice):
+    """Event, the e-mail mapping, the e-mail template."""
 
 
 @dataclass(eq=False, repr=False)
@@ -412,26 +432,13 @@ class StartLinkAction(FormAction):
         if not keys:
             return ActionResult(False, f"No {noun} was chosen: no start link was sent.")
         person, address, _, _ = _person(submission, form, config, contact, names=False)
-        events = services.usable_events(self.product, keys)
-        sent, problems, retry = [], [], None
-        for key in keys:
-            event = events.get(key)
-            if event is None:
-                problems.append(f"The {noun} {key} is not available (unknown here, or its GoTo account is "
-                                f"unpublished or has {PRODUCT_LABELS[self.product]} switched off).")
-                continue
-            try:
-                send = services.send_start_link(event, person, email,
-                                                dedupe_key=f"goto:form:{submission.pk}:start:{event.pk}")
-            except ProviderError as exc:
-                retry = _retry_or(problems, exc, event.title) or retry
-                continue
-            except (ValidationFailed, LiaisonError) as exc:
-                problems.append(f"“{event.title}”: {_words(exc)}")
-                continue
-            sent.append({"event": key, "title": event.title, "send_id": send.pk})
-        if retry is not None:
-            raise retry
+
+        def send(event: Event) -> dict[str, Any]:
+            sent = services.send_start_link(event, person, email,
+                                            dedupe_key=f"goto:form:{submission.pk}:start:{event.pk}")
+            return {"event": event.provider_key, "title": event.title, "send_id": sent.pk}
+
+        sent, problems = for_each_event(self.product, keys, send)
         sentences = [f"Start link of “{s['title']}” e-mailed to {address} with “{email.name}”." for s in sent]
         return ActionResult(not problems, " ".join(sentences + problems), {"sends": sent, "problems": problems})
 
@@ -450,19 +457,9 @@ class StartLinkAction(FormAction):
         return None
 
 
-class AssistConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class AssistConfig(TemplateChoice, NameMapping, EmailMapping):
     account: int | None = Field(None, title="GoTo account",
                                 description="The GoToAssist account (blank: the first with GoToAssist on).")
-    email_field: str = Field("", max_length=64, title="Contact e-mail field",
-                             description=_MAPPING_HELP.format(what="e-mail"))
-    first_name_field: str = Field("", max_length=64, title="Contact first-name field",
-                                  description=_MAPPING_HELP.format(what="first name"))
-    last_name_field: str = Field("", max_length=64, title="Contact last-name field",
-                                 description=_MAPPING_HELP.format(what="last name"))
-    email_id: int = Field(..., title="Send this e-mail template",
-                          description="A template e-mail containing {assist_button}.")
 
 
 @dataclass(eq=False, repr=False)

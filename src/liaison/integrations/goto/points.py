@@ -98,6 +98,14 @@ def _send(sender, *, event_key: str, rows: list[tuple[int, datetime | None]], no
     transaction.on_commit(lambda: occurred.send(sender=sender, **kwargs))
 
 
+def _send_event(sender, event: Event, verb: str, rows: list[tuple], now: datetime) -> int:
+    _send(sender, event_key=f"goto.{event.product}.{verb}", rows=rows, now=now,
+          dedup_ref=f"goto:{event.product}:{event.provider_key}", product=event.product,
+          integration_id=event.integration_id, goto_event_id=event.pk, goto_event_key=event.provider_key,
+          title=event.title)
+    return len(rows)
+
+
 def announce_registrations(event: Event, email_keys: Iterable[str], now: datetime) -> int:
     """New active registrations of one event (``facts.store_registrants``)."""
     keys = list(email_keys)
@@ -106,11 +114,7 @@ def announce_registrations(event: Event, email_keys: Iterable[str], now: datetim
         return 0
     rows = _claim(Registration.objects.filter(event=event, email_key__in=keys, status__in=Registration.ACTIVE), now,
                   "contact_id", "registered_at")
-    _send(Registration, event_key=f"goto.{event.product}.registered", rows=rows, now=now,
-          dedup_ref=f"goto:{event.product}:{event.provider_key}", product=event.product,
-          integration_id=event.integration_id, goto_event_id=event.pk, goto_event_key=event.provider_key,
-          title=event.title)
-    return len(rows)
+    return _send_event(Registration, event, "registered", rows, now)
 
 
 def announce_attendances(event: Event, session: Session, email_keys: Iterable[str], now: datetime) -> int:
@@ -123,11 +127,7 @@ def announce_attendances(event: Event, session: Session, email_keys: Iterable[st
                                         announced_at__isnull=False)
     rows = _claim(Attendance.objects.filter(session=session, email_key__in=keys).exclude(Exists(earlier)), now,
                   "contact_id", "first_join_at")
-    _send(Attendance, event_key=f"goto.{event.product}.attended", rows=rows, now=now,
-          dedup_ref=f"goto:{event.product}:{event.provider_key}", product=event.product,
-          integration_id=event.integration_id, goto_event_id=event.pk, goto_event_key=event.provider_key,
-          title=event.title)
-    return len(rows)
+    return _send_event(Attendance, event, "attended", rows, now)
 
 
 def announce_assist_sessions(integration, session_ids: Iterable[str], now: datetime) -> int:
