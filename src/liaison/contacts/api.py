@@ -10,11 +10,10 @@ from ninja.pagination import paginate
 from pydantic import ConfigDict
 from pydantic import Field as PydanticField
 
-from liaison.api.pagination import Pagination
-from liaison.api.schemas import ERRORS, Count, Id, SmallInt
 from liaison.contacts import exports, imports, services
 from liaison.contacts.models import Activity, Company, Contact, ContactImport, Field
 from liaison.core.errors import ValidationFailed
+from liaison.core.restapi import ERRORS, Count, Id, Pagination, SmallInt
 
 router = Router(tags=["contacts"])
 

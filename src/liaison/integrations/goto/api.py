@@ -8,8 +8,7 @@ from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Schema
 from ninja.pagination import paginate
 
-from liaison.api.pagination import Pagination
-from liaison.api.schemas import ERRORS, Id
+from liaison.core.restapi import ERRORS, Id, Pagination
 from liaison.integrations.goto import queries
 from liaison.integrations.goto.models import Event
 
