@@ -13,6 +13,7 @@ from liaison.core.contributions.integrations import (
 from liaison.core.contributions.jobs import JobKind
 from liaison.core.contributions.navigation import NavItem
 from liaison.core.contributions.timeline import PointEvent, TimelineKind
+from liaison.core.contributions.webhooks import WebhookTopic
 
 __all__ = [
     "CheckResult",
@@ -30,4 +31,5 @@ __all__ = [
     "TimelineKind",
     "TokenContext",
     "TokenResult",
+    "WebhookTopic",
 ]
