@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "liaison.users",
     "liaison.contacts",
     "liaison.emails",
+    "liaison.webhooks",
     "liaison.integrations",
     "liaison.integrations.goto",
     "liaison.web",

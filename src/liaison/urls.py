@@ -11,5 +11,6 @@ urlpatterns = [
     path("", include("liaison.contacts.urls")),
     path("", include("liaison.emails.urls")),
     path("", include("liaison.integrations.urls")),
+    path("", include("liaison.webhooks.urls")),
     path("api/", api.urls),
 ]

@@ -29,15 +29,19 @@ def _mount() -> None:
     from liaison.emails.api import router as emails_router
     from liaison.integrations.api import router as integrations_router
     from liaison.users.api import router as users_router
+    from liaison.webhooks.api import router as webhooks_router
 
     api.add_router("", contacts_router)
     api.add_router("", core_router)
     api.add_router("", emails_router)
     api.add_router("", integrations_router)
     api.add_router("", users_router)
+    api.add_router("", webhooks_router)
     for spec in registry.all(IntegrationSpec):
         if spec.api_router is not None:
             api.add_router(f"/integrations/{spec.key}", spec.api_router)
+        if spec.connector_router is not None:
+            api.add_router(f"/connectors/{spec.key}", spec.connector_router)
 
 
 _mount()
