@@ -12,6 +12,7 @@ class GoToConfig(AppConfig):
         from liaison.core.contributions import TimelineKind
         from liaison.core.registry import registry
         from liaison.integrations.goto.spec import GoToSpec
+        from liaison.integrations.goto.topics import WEBHOOK_TOPICS
 
         template = "goto/_timeline_entry.html"
         registry.register(
@@ -32,4 +33,5 @@ class GoToConfig(AppConfig):
                          template=template, group="GoTo"),
             TimelineKind(key="goto.assist.session", label="GoToAssist support session", icon="🛟",
                          template=template, group="GoTo"),
+            *WEBHOOK_TOPICS,
         )

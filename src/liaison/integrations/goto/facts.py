@@ -20,6 +20,7 @@ from django.db.models import Q
 from liaison.contacts.models import Activity, normalize_email
 from liaison.contacts.services import ActivityInput, record_activities, upsert_contacts
 from liaison.core.bulk import update_rows, upsert_rows
+from liaison.integrations.goto import triggers
 from liaison.integrations.goto.assist import FINAL_STATUSES, AssistRecord, AssistReport
 from liaison.integrations.goto.client import AttendeeRecord, EventRecord, RegistrantRecord, SessionRecord
 from liaison.integrations.goto.models import AssistSession, Attendance, Event, Registration, Session
@@ -129,9 +130,12 @@ def upsert_events(integration, product: str, records: Iterable[EventRecord], now
                                                                 provider_key__in=list(by_key))}
     rows: list[Event] = []
     changed: list[str] = []
+    fresh: list[str] = []  # first real sighting (new, or a webhook's placeholder without times): triggers
     for key, record in by_key.items():
         current = existing.get(key)
         values = _event_values(record, now, current)
+        if current is None or not current.times:
+            fresh.append(key)
         if current is None:
             counts.created += 1
         elif current.status != Event.Status.CANCELLED and all(getattr(current, f) == v for f, v in values.items()):
@@ -151,6 +155,8 @@ def upsert_events(integration, product: str, records: Iterable[EventRecord], now
                                                               provider_key__in=list(by_key))}
     if changed:
         refresh_event_snapshots([events[k] for k in changed])
+    if fresh:
+        triggers.events_created(integration, product, [events[k] for k in fresh], now)
     return events, counts
 
 
@@ -246,6 +252,7 @@ def store_registrants(integration, event: Event, records: Iterable[RegistrantRec
     existing = {r.email_key: r for r in Registration.objects.filter(event=event, email_key__in=list(keyed))}
     rows: list[Registration] = []
     activities: list[ActivityInput] = []
+    added: dict[str, str] = {}  # e-mail key -> trigger subject, for "a registrant is added"
     for key, record in keyed.items():
         current = existing.get(key)
         status = record.status
@@ -269,6 +276,7 @@ def store_registrants(integration, event: Event, records: Iterable[RegistrantRec
             if status in Registration.ACTIVE:
                 activities.append(_registration_activity(integration, event, reg, "registered",
                                                          reg.registered_at or event.starts_at or now))
+                added[key] = _short(key)
             rows.append(reg)
             continue
         changed = any(getattr(current, f) != v for f, v in values.items())
@@ -283,6 +291,7 @@ def store_registrants(integration, event: Event, records: Iterable[RegistrantRec
         if current.status == Registration.Status.CANCELLED and status in Registration.ACTIVE:
             activities.append(_registration_activity(integration, event, reg, "registered", now,
                                                      suffix=f":again:{int(now.timestamp())}"))
+            added[key] = f"{_short(key)}:again:{int(now.timestamp())}"
         elif status == Registration.Status.CANCELLED and current.status != Registration.Status.CANCELLED:
             activities.append(_registration_activity(integration, event, reg, "cancelled", now,
                                                      suffix=f":{int(now.timestamp())}"))
@@ -294,6 +303,8 @@ def store_registrants(integration, event: Event, records: Iterable[RegistrantRec
                                             for r in rows),
                     conflict=("event", "email_key"), update=(*REGISTRATION_FIELDS, "seen_at", "updated_at"))
     record_activities(activities)
+    if added:
+        triggers.registrants_added(integration, event, added, now)
     return counts
 
 
