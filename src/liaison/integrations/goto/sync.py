@@ -629,18 +629,12 @@ class AssistSync(ProductSync):
     product = "assist"
     label = "GoToAssist"
     api_class = AssistApi
-    PROBE_EVERY = timedelta(days=1)
 
     def capabilities(self) -> set[str]:
         """The account's extra capabilities, probed at most once a day (or on --full)."""
-        account = dict(self.integration.account or {})
-        probed = account.get("g2a_probed_at")
-        if self.full or not probed or self.now - parse_instant(probed) >= self.PROBE_EVERY:
-            account["g2a_capabilities"] = sorted(self.api.capabilities())
-            account["g2a_probed_at"] = facts.iso(self.now)
-            type(self.integration).objects.filter(pk=self.integration.pk).update(account=account)
-            self.integration.account = account
-        return set(account.get("g2a_capabilities") or [])
+        from liaison.integrations.goto import support
+
+        return support.capabilities(self.integration, api=self.api, force=self.full)
 
     def run(self) -> None:
         self.ctx.progress(0, 2, f"{self.label}: support sessions")

@@ -17,7 +17,6 @@ from liaison.core.permissions import public, requires
 from liaison.integrations import services as framework
 from liaison.integrations.goto import charts, facts, queries, services, webhooks
 from liaison.integrations.goto.models import (
-    AssistSession,
     Attendance,
     Event,
     Product,
@@ -123,20 +122,6 @@ def product_sync(request, pk, product):
     else:
         messages.success(request, f"{PRODUCT_LABELS[product]} sync queued (job #{job.pk}); progress shows below.")
     return redirect("integrations:detail", pk=pk)
-
-
-def assist_list(request, pk):
-    integration = _integration(pk)
-    params = {"integration": integration.pk, "q": request.GET.get("q", ""), "status": request.GET.get("status", "")}
-    if params["status"] not in AssistSession.Status.values:
-        params["status"] = ""
-    page = Paginator(queries.filter_assist(params).select_related("contact"), PAGE).get_page(request.GET.get("page"))
-    capabilities = (integration.account or {}).get("g2a_capabilities")
-    return render(request, "goto/assist_list.html", {
-        "integration": integration, "page": page, "params": params, "statuses": AssistSession.Status.choices,
-        "reports_available": capabilities is None or "sessionReports" in capabilities,
-        "g2a_probed": "g2a_probed_at" in (integration.account or {}),
-    })
 
 
 def webhook_status(request, pk):
