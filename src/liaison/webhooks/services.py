@@ -241,7 +241,7 @@ def send_test(subscription: Subscription) -> Delivery:
 
 def redeliver(delivery: Delivery) -> Delivery:
     """Send a failed or cancelled delivery again (same body and id), with a new job."""
-    if not delivery.subscription.active:
+    if not Subscription.objects.filter(pk=delivery.subscription_id, active=True).exists():
         raise LiaisonError("The subscription is turned off: turn it on before sending again.")
     if delivery.status not in (Delivery.Status.FAILED, Delivery.Status.CANCELLED):
         raise LiaisonError("Only failed or cancelled deliveries can be sent again.")

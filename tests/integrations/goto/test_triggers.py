@@ -197,3 +197,12 @@ def test_a_goto_webhook_and_the_sync_announce_a_webinar_registrant_once(account,
     topics = list(TriggerEvent.objects.filter(event=event).values_list("topic", "subject"))
     assert topics == [("goto.webinar.created", str(webinar.webinar_key)),
                       ("goto.webinar.registrant_added", f"{webinar.webinar_key}:rt@example.com")]
+
+
+def test_old_trigger_events_are_pruned_by_the_sync(account, sandbox):
+    sync(account, product="training")
+    old = TriggerEvent.objects.first()
+    TriggerEvent.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=91))
+    sync(account, product="training")
+    assert not TriggerEvent.objects.filter(pk=old.pk).exists() and TriggerEvent.objects.exists()
+    assert Event.objects.filter(pk=old.event_id).exists()
