@@ -282,6 +282,7 @@ def test_push_subscriptions(account, sandbox, conn, connection, marketer, traini
     body = created.json()
     assert body["secret"].startswith("whsec_") and body["key"] == str(training.training_key)
     assert body["trigger"] == "OnNewRegistration" and body["active"]
+    assert created["Location"] == f"http://testserver{url}/{body['id']}"
     subscription = Subscription.objects.get(pk=body["id"])
     assert subscription.topic == "goto.training.registrant_added"
     assert subscription.scope == f"goto:{account.pk}:training:{training.training_key}"
@@ -289,8 +290,8 @@ def test_push_subscriptions(account, sandbox, conn, connection, marketer, traini
                             "trainingKey": str(training.training_key)})
     assert again.status_code == 200 and again.json()["id"] == body["id"]
     assert conn.post(url, {"trigger": "OnNewRegistration", "callbackUrl": "https://hooks.example.com/a"}
-                     ).json()["errors"] == {"trainingKey": ["OnNewRegistration watches one training: give its "
-                                                            "trainingKey."]}
+                     ).json()["errors"] == {"trainingKey": [
+                         "OnNewRegistration watches one training: give its trainingKey."]}
     assert conn.post(url, {"trigger": "OnSomething", "callbackUrl": "https://x.example.com"}).status_code == 422
     assert conn.post(url, {"trigger": "OnNewTraining", "callbackUrl": "ftp://x"}).json()["errors"] == {
         "url": ["Use a full http:// or https:// address."]}
@@ -301,3 +302,9 @@ def test_push_subscriptions(account, sandbox, conn, connection, marketer, traini
     assert conn.get(f"{url}/{body['id']}/deliveries").json() == []
     assert conn.delete(f"{url}/{body['id']}").status_code == 204
     assert not Subscription.objects.exists() and not TriggerEvent.objects.filter(topic="x").exists()
+
+
+def test_the_account_page_shows_the_connector(admin_client, account, conn):
+    conn.post(f"{base(account)}/subscriptions", {"trigger": "OnNewTraining", "callbackUrl": "https://h.example.com/"})
+    page = admin_client.get(f"/integrations/{account.pk}/").content.decode()
+    assert f"http://testserver/api/connectors/goto/{account.pk}/" in page and "1 push subscription " in page

@@ -9,7 +9,6 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from django.core.cache import cache
 from django.utils import timezone
 
 from liaison.core import jobs
@@ -23,13 +22,6 @@ from tests.integrations.goto.conftest import sync
 from tests.webhooks.conftest import RECEIVER, Receiver
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def ended(sandbox, name, *, rating=None, resolution="resolved", feedback="", joins=True):

@@ -8,7 +8,6 @@ import csv
 import io
 
 import pytest
-from django.core.cache import cache
 
 from liaison.contacts.models import Activity, Contact
 from liaison.core import jobs
@@ -19,13 +18,6 @@ from tests.factories import EmailFactory
 from tests.integrations.goto.conftest import sync
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture
@@ -110,7 +102,7 @@ def test_the_link_token_in_previews_and_for_contacts_without_a_session(ada, link
     send.refresh_from_db()
     assert send.status == "skipped" and "no open GoToAssist support session" in send.reason
     # Without the send's context, the contact's latest open session is used.
-    session = support.start_session(account, ada)
+    support.start_session(account, ada)
     send = send_email(link_email, ada, dispatch=False)
     jobs.run_job(send.job_id)
     send.refresh_from_db()
@@ -287,3 +279,11 @@ def test_the_command_line(account, sandbox, ada, tmp_path, capsys):
         call_command("goto_assist", "cancel-code", "--integration", str(account.pk), code.code)
     call_command("goto_assist", "check-queue")
     assert "0 rule(s) checked" in capsys.readouterr().out
+
+
+def test_no_card_without_a_goto_assist_account(admin_client, ada, account):
+    from liaison.integrations import services as framework
+
+    assert 'id="goto-assist"' in contact_page(admin_client, ada)
+    framework.update_integration(account, features={**account.features, "assist": False})
+    assert 'id="goto-assist"' not in contact_page(admin_client, ada)

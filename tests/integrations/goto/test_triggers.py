@@ -56,7 +56,7 @@ def test_a_training_is_created_fires_once_per_training(account, sandbox, heard, 
     created = TriggerEvent.objects.filter(topic="goto.training.created")
     expected = upcoming_trainings(sandbox)
     assert expected and {t.subject for t in created} == expected  # past trainings are history, not "created"
-    [(name, said)] = [c for c in heard if c[0] == "event_created"]
+    [(_, said)] = [c for c in heard if c[0] == "event_created"]
     assert said["integration_id"] == account.pk and said["product"] == "training"
     assert {i["event_key"] for i in said["items"]} == expected
     item = said["items"][0]
@@ -88,7 +88,7 @@ def test_a_registrant_is_added_fires_once_and_again_after_a_cancellation(account
             facts.store_registrants(account, event, [record], now=now, marker=now)  # a re-run
     rows = TriggerEvent.objects.filter(topic="goto.training.registrant_added", event=event)
     assert rows.count() == 1
-    [(name, said)] = [c for c in heard if c[0] == "registrant_added"]
+    [(_, said)] = [c for c in heard if c[0] == "registrant_added"]
     assert (said["event_id"], said["event_key"], said["product"]) == (event.pk, event.provider_key, "training")
     [item] = said["items"]
     registration = Registration.objects.get(email_key="ann@example.com")
@@ -125,7 +125,7 @@ def test_a_signal_is_sent_only_after_the_commit(account, sandbox, heard, django_
 
 
 def test_registrations_made_from_liaison_and_past_events(account, sandbox, heard, run_on_commit):
-    _, webinar = None, sandbox.add_webinar("Upcoming", [slot(sandbox, days=2)])[0]
+    webinar = sandbox.add_webinar("Upcoming", [slot(sandbox, days=2)])[0]
     sync(account, product="webinar", id=str(webinar.webinar_key))
     event = Event.objects.get(provider_key=str(webinar.webinar_key))
     contact = Contact.objects.create(email="form@example.com", email_key="form@example.com", first_name="Fo",

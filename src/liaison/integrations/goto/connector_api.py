@@ -355,7 +355,7 @@ def _own(request, account: int, subscription_id: int) -> Subscription:
 
 @router.post("/{account}/subscriptions", response={200: SubscriptionCreated, 201: SubscriptionCreated, **LIMITED},
              operation_id="CreateTriggerSubscription")
-def subscribe(request, account: Id, payload: SubscriptionIn):
+def subscribe(request, response: HttpResponse, account: Id, payload: SubscriptionIn):
     """Push a trigger to ``callbackUrl``: each new training / registrant batch is POSTed there,
     signed (``X-Liaison-Signature``) with the ``secret`` answered here. The same trigger and
     address again answers 200 with the existing subscription."""
@@ -372,6 +372,8 @@ def subscribe(request, account: Id, payload: SubscriptionIn):
     subscription, created = webhooks.create_subscription(
         topic=topic, url=payload.callbackUrl, scope=scope, owner=_owner(request), user=request.user,
         name=f"{payload.trigger} ({request.api_token.name})")
+    # Where to DELETE it (automation tools that subscribe webhook triggers read this header).
+    response["Location"] = request.build_absolute_uri(f"{request.path.rstrip('/')}/{subscription.pk}")
     return Status(201 if created else 200, _subscription_out(subscription))
 
 

@@ -3,9 +3,10 @@ attendance chart, support sessions, webhooks; and the public webhook receiver.""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Avg, Exists, OuterRef
+from django.db.models import Avg, Exists, OuterRef, Q
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -26,6 +27,7 @@ from liaison.integrations.goto.models import (
 )
 from liaison.integrations.goto.spec import PRODUCT_LABELS, PRODUCTS
 from liaison.integrations.models import Integration
+from liaison.webhooks.models import Subscription
 
 PAGE = 50
 
@@ -42,12 +44,16 @@ def detail_context(integration: Integration, request) -> dict:
     summary = queries.product_summary(integration)
     channel = WebhookChannel.objects.filter(integration=integration).first()
     capabilities = (integration.account or {}).get("g2a_capabilities")
+    scope = f"goto:{integration.pk}"
     return {
         "products": [{"key": p, "label": PRODUCT_LABELS[p], "enabled": integration.feature_enabled(p),
                       "counts": summary.get(p, {})} for p in PRODUCTS],
         "webhook_channel": channel,
         "g2a_capabilities": capabilities,
         "g2a_probed": "g2a_probed_at" in (integration.account or {}),
+        "connector_url": f"{settings.LIAISON_BASE_URL}/api/connectors/goto/{integration.pk}/",
+        "connector_subscriptions": Subscription.objects.filter(Q(scope=scope) | Q(scope__startswith=f"{scope}:"))
+        .count(),
     }
 
 
