@@ -82,6 +82,9 @@ class IntegrationSpec(Contribution):
     # (URL names in the namespace ``<key>``, e.g. ``{% url "goto:events" pk %}``).
     api_router: Any = None
     urlpatterns: Any = None
+    # Optional ninja Router mounted at /api/connectors/<key>/: actions and triggers for outside
+    # automation tools (e.g. the GoTo connector), authenticated per API token.
+    connector_router: Any = None
     # Optional template for the account page; it extends "integrations/integration_detail.html"
     # and fills its blocks ``integration_actions`` / ``integration_body`` (context: detail_context()).
     detail_template: str = ""
