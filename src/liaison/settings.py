@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "liaison.emails",
     "liaison.segments",
     "liaison.webforms",
+    "liaison.webhooks",
     "liaison.integrations",
     "liaison.integrations.goto",
     "liaison.web",

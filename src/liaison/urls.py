@@ -13,5 +13,6 @@ urlpatterns = [
     path("", include("liaison.segments.urls")),
     path("", include("liaison.webforms.urls")),
     path("", include("liaison.integrations.urls")),
+    path("", include("liaison.webhooks.urls")),
     path("api/", api.urls),
 ]

@@ -29,8 +29,12 @@ def test_email_send_track_unsubscribe_timeline(signed_in, live_server, smtp_serv
     # Insert the unsubscribe link from the token list, at the end of the HTML.
     page.locator("#id_html").focus()
     page.keyboard.press("Control+End")
+    # Leaving the subject re-renders the live preview, which now shows the message (taller): wait
+    # for it, then bring the button into view, or the list moves under the pointer as it clicks.
+    page.wait_for_function("document.getElementById('preview-subject') && "
+                           "document.getElementById('preview-subject').textContent === 'News for Alex'")
     insert = page.locator("[data-token=unsubscribe_url] >> button:has-text('Insert')")
-    insert.scroll_into_view_if_needed()  # integrations' tokens make the list longer than the window
+    insert.scroll_into_view_if_needed()
     insert.click()
     assert '<a href="{unsubscribe_url}">Unsubscribe link</a>' in page.input_value("#id_html")
     page.wait_for_function("document.getElementById('preview-subject') && "

@@ -31,6 +31,7 @@ def _mount() -> None:
     from liaison.segments.api import router as segments_router
     from liaison.users.api import router as users_router
     from liaison.webforms.api import router as webforms_router
+    from liaison.webhooks.api import router as webhooks_router
 
     api.add_router("", contacts_router)
     api.add_router("", core_router)
@@ -39,9 +40,12 @@ def _mount() -> None:
     api.add_router("", users_router)
     api.add_router("", segments_router)
     api.add_router("", webforms_router)
+    api.add_router("", webhooks_router)
     for spec in registry.all(IntegrationSpec):
         if spec.api_router is not None:
             api.add_router(f"/integrations/{spec.key}", spec.api_router)
+        if spec.connector_router is not None:
+            api.add_router(f"/connectors/{spec.key}", spec.connector_router)
 
 
 _mount()

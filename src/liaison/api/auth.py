@@ -11,7 +11,7 @@ from ninja.security import HttpBearer
 from ninja.security import SessionAuth as NinjaSessionAuth
 
 from liaison.core.permissions import default_capability, has_capability
-from liaison.users.services import authenticate_token
+from liaison.users.services import find_api_token
 
 
 def _authorize(request, user):
@@ -26,7 +26,10 @@ def _authorize(request, user):
 
 class TokenAuth(HttpBearer):
     def authenticate(self, request, token):
-        return _authorize(request, authenticate_token(token))
+        api_token = find_api_token(token)
+        # The token row itself, for features that act per connection (one token = one connection).
+        request.api_token = api_token
+        return _authorize(request, api_token.user if api_token is not None else None)
 
 
 class SessionAuth(NinjaSessionAuth):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 
 from django.core.exceptions import PermissionDenied
 from django.db import DataError
@@ -10,7 +11,7 @@ from django.http import Http404
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
-from liaison.core.errors import LiaisonError, NotFound, ValidationFailed
+from liaison.core.errors import LiaisonError, NotFound, RateLimited, ValidationFailed
 from liaison.core.http import ProviderError
 from liaison.core.registry import UnknownContribution
 
@@ -43,6 +44,12 @@ def install(api) -> None:
     @api.exception_handler(ProviderError)
     def on_provider(request, exc):
         return api.create_response(request, {"detail": exc.user_message, "provider": exc.as_dict()}, status=502)
+
+    @api.exception_handler(RateLimited)
+    def on_rate_limited(request, exc):
+        response = api.create_response(request, {"detail": str(exc)}, status=429)
+        response["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+        return response
 
     @api.exception_handler(NotFound)
     def on_not_found(request, exc):

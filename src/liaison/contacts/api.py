@@ -7,14 +7,13 @@ from django.shortcuts import get_object_or_404
 from ninja import File, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 from ninja.pagination import paginate
-from pydantic import ConfigDict
+from pydantic import ConfigDict, field_validator
 from pydantic import Field as PydanticField
 
-from liaison.api.pagination import Pagination
-from liaison.api.schemas import ERRORS, Count, Id, SmallInt
 from liaison.contacts import exports, imports, services
 from liaison.contacts.models import Activity, Company, Contact, ContactImport, Field
 from liaison.core.errors import ValidationFailed
+from liaison.core.restapi import ERRORS, Count, Id, Pagination, SmallInt
 
 router = Router(tags=["contacts"])
 
@@ -92,6 +91,15 @@ class BulkIn(Schema):
     policy: dict[str, Literal["overwrite", "fill"]] = {}
     default_policy: Literal["overwrite", "fill"] = "overwrite"
     skip_invalid: bool = False
+
+    @field_validator("rows")
+    @classmethod
+    def _custom_is_an_object(cls, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        # {"custom": "text"} reached the services as a string (a 500): refuse it here, in words.
+        for index, row in enumerate(rows):
+            if not isinstance(row.get("custom"), (dict, type(None))):
+                raise ValueError(f"Row {index}: “custom” must be an object of field aliases and values.")
+        return rows
 
 
 class RowError(Schema):

@@ -6,12 +6,11 @@ from django.shortcuts import get_object_or_404
 from ninja import Router, Schema, Status
 from ninja.pagination import paginate
 
-from liaison.api.pagination import Pagination
-from liaison.api.schemas import ERRORS, Id
 from liaison.core import jobs, schedules
 from liaison.core.errors import ValidationFailed
 from liaison.core.models import Job, Schedule
 from liaison.core.permissions import requires
+from liaison.core.restapi import ERRORS, Id, Pagination
 
 router = Router(tags=["jobs"])
 

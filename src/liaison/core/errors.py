@@ -35,3 +35,14 @@ class ValidationFailed(LiaisonError):
 
 class NotFound(LiaisonError):
     pass
+
+
+class RateLimited(LiaisonError):
+    """A caller exceeded a limit (API calls per connection, trigger polls): refused, not queued.
+
+    The API answers 429 with ``Retry-After: <retry_after>`` (whole seconds, rounded up).
+    """
+
+    def __init__(self, message: str, retry_after: float):
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -109,6 +109,12 @@ def seed_emails(contact_ids: list[int]) -> int:
         "html": "<h1>Spring news</h1>\n<p>Dear {contactfield=first_name|reader}, here is what changed this "
                 'season: <a href="https://example.com/blog/spring">read the blog</a>.</p>\n' + DEMO_FOOTER,
     })
+    save_email({  # used by "E-mail the link" on a contact's GoToAssist card
+        "name": "Your support session link", "category": "Support",
+        "subject": "Your support session with {contactfield=first_name|us}",
+        "html": "<p>Hello {contactfield=first_name|there},</p>\n<p>Our expert is ready: "
+                '<a href="{support_session_link}">join the support session</a>.</p>\n' + DEMO_FOOTER,
+    })
     result = send_batch(welcome, contact_ids, dedupe_prefix=f"demo:{welcome.pk}", owner="demo")
     return len(result.sent)
 

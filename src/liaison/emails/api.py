@@ -8,10 +8,9 @@ from ninja.pagination import paginate
 from pydantic import ConfigDict
 from pydantic import Field as PydanticField
 
-from liaison.api.pagination import Pagination
-from liaison.api.schemas import ERRORS, Id
 from liaison.contacts.models import Contact
 from liaison.core.errors import ValidationFailed
+from liaison.core.restapi import ERRORS, Id, Pagination
 from liaison.emails import services
 from liaison.emails.models import Email, Send
 from liaison.emails.tokens import available_tokens

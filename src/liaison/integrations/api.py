@@ -8,10 +8,9 @@ from ninja.pagination import paginate
 from pydantic import ConfigDict
 from pydantic import Field as PydanticField
 
-from liaison.api.pagination import Pagination
-from liaison.api.schemas import ERRORS, Id, SettingFieldOut
 from liaison.core.api import JobOut
 from liaison.core.permissions import requires
+from liaison.core.restapi import ERRORS, Id, Pagination, SettingFieldOut
 from liaison.integrations import schema, services
 from liaison.integrations.models import ApiCall, FieldMapping, Integration, SyncRun
 

@@ -8,11 +8,10 @@ from ninja.pagination import paginate
 from pydantic import ConfigDict
 from pydantic import Field as PydanticField
 
-from liaison.api.pagination import Pagination
-from liaison.api.schemas import ERRORS, Id
 from liaison.contacts.models import Contact
 from liaison.core.contributions.segments import OPERATORS
 from liaison.core.errors import NotFound, ValidationFailed
+from liaison.core.restapi import ERRORS, Id, Pagination
 from liaison.segments import filters as engine
 from liaison.segments import services
 from liaison.segments.models import Segment

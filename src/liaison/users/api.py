@@ -7,9 +7,9 @@ from django.shortcuts import get_object_or_404
 from ninja import Router, Schema, Status
 from pydantic import ConfigDict
 
-from liaison.api.schemas import ERRORS, Id
 from liaison.core.errors import ValidationFailed
 from liaison.core.permissions import requires
+from liaison.core.restapi import ERRORS, Id
 from liaison.users import services
 from liaison.users.models import ApiToken, User
 

@@ -34,6 +34,16 @@ def create_api_token(user, name: str, expires_at: datetime | None = None) -> tup
 
 def authenticate_token(raw: str):
     """The active user a token belongs to, or None."""
+    token = find_api_token(raw)
+    return token.user if token is not None else None
+
+
+def find_api_token(raw: str) -> ApiToken | None:
+    """The valid token row (with its active user) for a presented token, or None.
+
+    Features that act per connection (the GoTo connector: one token = one connection)
+    need the token, not only its user.
+    """
     try:
         marker, prefix, secret = (raw or "").strip().split("_", 2)
     except ValueError:
@@ -49,7 +59,7 @@ def authenticate_token(raw: str):
     # Write "last used" at most once a minute per token.
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    return token.user
+    return token
 
 
 def ensure_admin(username: str = "admin", email: str = "admin@localhost") -> tuple[object, str | None]:

@@ -10,12 +10,11 @@ from ninja.pagination import paginate
 from pydantic import ConfigDict
 from pydantic import Field as PydanticField
 
-from liaison.api.pagination import Pagination
-from liaison.api.schemas import ERRORS, Id, SettingFieldOut
 from liaison.core.contributions import FormAction as ActionType
 from liaison.core.contributions import FormFieldType
 from liaison.core.errors import ValidationFailed
 from liaison.core.registry import registry
+from liaison.core.restapi import ERRORS, Id, Pagination, SettingFieldOut
 from liaison.core.schema import describe
 from liaison.webforms import services
 from liaison.webforms.models import Form, Submission

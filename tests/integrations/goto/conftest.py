@@ -47,6 +47,16 @@ def fast_budget(monkeypatch):
     return original
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """The GoToAssist monitor caches GoTo's answers for 15 s: each test starts without them."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def deliveries():
     return Deliveries()

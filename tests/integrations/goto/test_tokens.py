@@ -13,7 +13,7 @@ from liaison.core.errors import ValidationFailed
 from liaison.emails import services as emails
 from liaison.emails.models import Send
 from liaison.emails.rendering import Renderer
-from liaison.integrations.goto import services
+from liaison.integrations.goto import services, support
 from liaison.integrations.goto.models import AssistSession, Event, Registration
 from tests.factories import EmailFactory
 from tests.integrations.goto.conftest import slot, sync
@@ -143,7 +143,7 @@ def test_training_meeting_and_assist_buttons(world, account, sandbox):
     session = services.create_assist_session(account, contact=person("ann"))
     out = render("{assist_button}", ["ann"])["ann"]
     assert f'href="{session.customer_join_url}"' in out.html and "Join the support session" in out.html
-    out = render("{assist_button}", ["bob"], context={services.ASSIST_JOIN_URL: "https://assist.test/j/9"})["bob"]
+    out = render("{assist_button}", ["bob"], context={support.JOIN_URL_CONTEXT: "https://assist.test/j/9"})["bob"]
     assert 'href="https://assist.test/j/9"' in out.html
     assert AssistSession.objects.count() >= 1
 

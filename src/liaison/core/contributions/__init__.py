@@ -24,6 +24,7 @@ from liaison.core.contributions.jobs import JobKind
 from liaison.core.contributions.navigation import NavItem, TemplateHook
 from liaison.core.contributions.segments import OPERATORS, ChoicePage, Operator, SegmentFilter
 from liaison.core.contributions.timeline import PointEvent, TimelineKind
+from liaison.core.contributions.webhooks import WebhookTopic
 
 __all__ = [
     "OPERATORS",
@@ -54,4 +55,5 @@ __all__ = [
     "TimelineKind",
     "TokenContext",
     "TokenResult",
+    "WebhookTopic",
 ]

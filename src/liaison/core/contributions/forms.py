@@ -14,15 +14,16 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from liaison.core.contributions.base import Contribution
 
-if TYPE_CHECKING:  # the webforms app's models; core never imports them at run time
-    from liaison.contacts.models import Contact
-    from liaison.webforms.models import FormField, Submission
+# The apps' models, named for readability only: core never imports an app.
+Contact = Any
+FormField = Any
+Submission = Any
 
 Widget = Literal["text", "textarea", "email", "number", "date", "select", "radio", "checkbox", "hidden"]
 WIDGETS: tuple[str, ...] = ("text", "textarea", "email", "number", "date", "select", "radio", "checkbox", "hidden")

@@ -1,15 +1,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel
 
 from liaison.core.contributions.base import Contribution
 
-if TYPE_CHECKING:  # the framework's models; core never imports them at run time
-    from liaison.integrations.models import Integration
-    from liaison.integrations.sync import SyncContext
+# The apps' models, named for readability only: core never imports an app.
+Integration = Any
+SyncContext = Any
+
 
 AuthStyle = Literal["oauth2", "basic", "soap_session", "none"]
 
@@ -81,6 +82,9 @@ class IntegrationSpec(Contribution):
     # (URL names in the namespace ``<key>``, e.g. ``{% url "goto:events" pk %}``).
     api_router: Any = None
     urlpatterns: Any = None
+    # Optional ninja Router mounted at /api/connectors/<key>/: actions and triggers for outside
+    # automation tools (e.g. the GoTo connector), authenticated per API token.
+    connector_router: Any = None
     # Optional template for the account page; it extends "integrations/integration_detail.html"
     # and fills its blocks ``integration_actions`` / ``integration_body`` (context: detail_context()).
     detail_template: str = ""

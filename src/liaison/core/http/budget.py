@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -46,6 +47,27 @@ class Budget:
                 f"The call budget for {self.key} stayed full for {self.max_wait:.0f} s; the job will retry later.",
                 retry_after=max(seconds for _, seconds in self.limits),
             )
+
+    def try_spend(self) -> float | None:
+        """Spend one call now if the budget allows it, never waiting: None when spent, else
+        the seconds until one fits (a ``Retry-After``). For limits on callers (the
+        connector's 100 calls per connection per 60 s), where a refusal answers 429.
+
+        The bucket is used directly under the limiter's locks (the file lock embedded):
+        pyrate-limiter's own non-blocking path cannot take a file lock without waiting.
+        A refused call is not counted, so a caller that honours ``Retry-After`` gets in.
+        """
+        limiter = _limiter_for(self)
+        locks = limiter.lock if isinstance(limiter.lock, tuple) else (limiter.lock,)
+        with ExitStack() as stack:
+            for lock in locks:
+                stack.enter_context(lock)
+            item = limiter.bucket_factory.wrap_item(self.key, 1)
+            bucket = limiter.bucket_factory.get(item)
+            if bucket.put(item):
+                return None
+            wait_ms = bucket.waiting(item)
+        return max(wait_ms, 1) / 1000
 
 
 def _bucket_name(key: str) -> str:

@@ -140,3 +140,100 @@ class AssistApi(GoToApi):
         read = self.reader("a session-report list")
         reports = [read_report(read, item) for item in read.items(data, "sessionReports")]
         return {report.session_id: report for report in reports}
+
+
+    # -- the capability group (Integration Services: Phone Mode, Monitors). Each call answers 404
+    # where the account lacks the capability: check ``capabilities()`` first.
+    def create_connection_code(self, *, partner_object: str = "", partner_object_url: str = "",
+                               customer_name: str = "", customer_email: str = "", valid_minutes: int = 20
+                               ) -> CodeRecord:
+        data = self.http.post("/x-sandbox/connectionCodes", json={
+            "partnerObject": partner_object, "partnerObjectUrl": partner_object_url, "customerName": customer_name,
+            "customerEmail": customer_email, "validMinutes": valid_minutes}).data
+        return read_code(self.reader("a connection code"), data)
+
+    def connection_codes(self) -> list[CodeRecord]:
+        """The caller's active codes."""
+        data = self.http.get("/x-sandbox/connectionCodes").data
+        read = self.reader("a connection-code list")
+        return [read_code(read, item) for item in read.items(data, "codes")]
+
+    def cancel_connection_code(self, code: str) -> None:
+        self.http.delete("/x-sandbox/connectionCodes/{code}", path_params={"code": code})
+
+    def agents(self) -> list[AgentRecord]:
+        data = self.http.get("/x-sandbox/agents").data
+        read = self.reader("an agent list")
+        agents = []
+        for item in read.items(data, "agents"):
+            item = read.obj(item)
+            agents.append(AgentRecord(user_key=read.key(item, "userKey"), name=read.text(item, "name"),
+                                      email=read.text(item, "email"), status=read.text(item, "status", required=True),
+                                      active_sessions=read.integer(item, "activeSessions", default=0) or 0,
+                                      waiting_sessions=read.integer(item, "waitingSessions", default=0) or 0))
+        return agents
+
+    def queue(self) -> QueueRecord:
+        data = self.http.get("/x-sandbox/queue").data
+        read = self.reader("a waiting queue")
+        data = read.obj(data)
+        customers = []
+        for item in read.items(data, "customers"):
+            item = read.obj(item)
+            customers.append(WaitingCustomer(
+                session_id=read.key(item, "sessionId"), customer_name=read.text(item, "customerName"),
+                portal=read.text(item, "portal"), waiting_since=read.instant(item, "waitingSince", required=False),
+                waiting_seconds=read.integer(item, "waitingSeconds", default=0) or 0))
+        return QueueRecord(waiting_count=read.integer(data, "waitingCount", default=len(customers)) or 0,
+                           longest_wait_seconds=read.integer(data, "longestWaitSeconds", default=0) or 0,
+                           customers=customers)
+
+# -- capability group: Phone Mode connection codes, Monitors (agents, waiting queue) ----------------------
+
+@dataclass(slots=True)
+class CodeRecord:
+    """A Phone Mode connection code (the customer types it to join the expert's session)."""
+
+    code: str
+    session_id: str
+    expert_key: str
+    created_at: datetime | None
+    expires_at: datetime | None
+    status: str
+    customer_join_url: str = ""
+
+
+@dataclass(slots=True)
+class AgentRecord:
+    user_key: str
+    name: str
+    email: str
+    status: str  # available | away | offline | busy
+    active_sessions: int = 0
+    waiting_sessions: int = 0
+
+
+@dataclass(slots=True)
+class WaitingCustomer:
+    session_id: str
+    customer_name: str
+    portal: str
+    waiting_since: datetime | None
+    waiting_seconds: int
+
+
+@dataclass(slots=True)
+class QueueRecord:
+    waiting_count: int
+    longest_wait_seconds: int
+    customers: list[WaitingCustomer] = field(default_factory=list)
+
+
+def read_code(read: Reader, data: Any) -> CodeRecord:
+    data = read.obj(data)
+    return CodeRecord(code=read.text(data, "code", required=True), session_id=read.key(data, "sessionId"),
+                      expert_key=read.key(data, "expertUserKey", required=False),
+                      created_at=read.instant(data, "createdAt", required=False),
+                      expires_at=read.instant(data, "expiresAt", required=False),
+                      status=read.text(data, "status", default="active"),
+                      customer_join_url=read.text(data, "customerJoinUrl"))

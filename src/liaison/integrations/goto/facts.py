@@ -10,6 +10,7 @@ inside the caller's transaction. Nothing here calls GoTo.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
@@ -17,10 +18,10 @@ from typing import Any
 
 from django.db.models import Q
 
-from liaison.contacts.models import Activity, normalize_email
+from liaison.contacts.models import Activity, Contact, normalize_email
 from liaison.contacts.services import ActivityInput, announce_changed, record_activities, upsert_contacts
 from liaison.core.bulk import update_rows, upsert_rows
-from liaison.integrations.goto import points
+from liaison.integrations.goto import points, rules, triggers
 from liaison.integrations.goto.assist import FINAL_STATUSES, AssistRecord, AssistReport
 from liaison.integrations.goto.client import AttendeeRecord, EventRecord, RegistrantRecord, SessionRecord
 from liaison.integrations.goto.models import AssistSession, Attendance, Event, Registration, Session
@@ -130,9 +131,12 @@ def upsert_events(integration, product: str, records: Iterable[EventRecord], now
                                                                 provider_key__in=list(by_key))}
     rows: list[Event] = []
     changed: list[str] = []
+    fresh: list[str] = []  # first real sighting (new, or a webhook's placeholder without times): triggers
     for key, record in by_key.items():
         current = existing.get(key)
         values = _event_values(record, now, current)
+        if current is None or not current.times:
+            fresh.append(key)
         if current is None:
             counts.created += 1
         elif current.status != Event.Status.CANCELLED and all(getattr(current, f) == v for f, v in values.items()):
@@ -152,6 +156,8 @@ def upsert_events(integration, product: str, records: Iterable[EventRecord], now
                                                               provider_key__in=list(by_key))}
     if changed:
         refresh_event_snapshots([events[k] for k in changed])
+    if fresh:
+        triggers.events_created(integration, product, [events[k] for k in fresh], now)
     return events, counts
 
 
@@ -247,7 +253,7 @@ def store_registrants(integration, event: Event, records: Iterable[RegistrantRec
     existing = {r.email_key: r for r in Registration.objects.filter(event=event, email_key__in=list(keyed))}
     rows: list[Registration] = []
     activities: list[ActivityInput] = []
-    registered: list[str] = []  # e-mail keys newly active: announced to points and campaigns once
+    added: dict[str, str] = {}  # e-mail key -> trigger subject, for "a registrant is added" (and points)
     for key, record in keyed.items():
         current = existing.get(key)
         status = record.status
@@ -271,7 +277,7 @@ def store_registrants(integration, event: Event, records: Iterable[RegistrantRec
             if status in Registration.ACTIVE:
                 activities.append(_registration_activity(integration, event, reg, "registered",
                                                          reg.registered_at or event.starts_at or now))
-                registered.append(key)
+                added[key] = _short(key)
             rows.append(reg)
             continue
         changed = any(getattr(current, f) != v for f, v in values.items())
@@ -286,7 +292,7 @@ def store_registrants(integration, event: Event, records: Iterable[RegistrantRec
         if current.status == Registration.Status.CANCELLED and status in Registration.ACTIVE:
             activities.append(_registration_activity(integration, event, reg, "registered", now,
                                                      suffix=f":again:{int(now.timestamp())}"))
-            registered.append(key)  # announced only if its first registration never was
+            added[key] = f"{_short(key)}:again:{int(now.timestamp())}"
         elif status == Registration.Status.CANCELLED and current.status != Registration.Status.CANCELLED:
             activities.append(_registration_activity(integration, event, reg, "cancelled", now,
                                                      suffix=f":{int(now.timestamp())}"))
@@ -298,7 +304,9 @@ def store_registrants(integration, event: Event, records: Iterable[RegistrantRec
                                             for r in rows),
                     conflict=("event", "email_key"), update=(*REGISTRATION_FIELDS, "seen_at", "updated_at"))
     record_activities(activities)
-    points.announce_registrations(event, registered, now)
+    if added:
+        triggers.registrants_added(integration, event, added, now)
+    points.announce_registrations(event, list(added), now)  # (a registration announced once, ever)
     return counts
 
 
@@ -466,11 +474,30 @@ def refresh_activities(entries: list[ActivityInput]) -> int:
 
 # -- GoToAssist ---------------------------------------------------------------------------------------
 
+# Sessions started from a contact's page carry the contact's reference as their partner object.
+CONTACT_REFERENCE = "liaison-contact-"
+_REFERENCE = re.compile(r"^liaison-contact-(\d+)$")
+
+
+def referenced_contacts(partner_objects: Iterable[str]) -> dict[str, int]:
+    """``{partner_object: contact id}`` for references (``liaison-contact-<id>``) to existing contacts."""
+    wanted = {}
+    for value in partner_objects:
+        match = _REFERENCE.match((value or "").strip())
+        if match:
+            wanted[value] = int(match.group(1))
+    if not wanted:
+        return {}
+    found = set(Contact.objects.filter(pk__in=set(wanted.values())).values_list("pk", flat=True))
+    return {value: pk for value, pk in wanted.items() if pk in found}
+
+
 def assist_data(session: AssistSession) -> dict[str, Any]:
     return {"product": "assist", "session_id": session.session_id, "status": session.status,
             "started_at": iso(session.started_at), "ended_at": iso(session.ended_at),
             "duration_seconds": session.duration_seconds, "expert_name": session.expert_name,
-            "partner_object": session.partner_object, "resolution": session.resolution, "rating": session.rating,
+            "portal": session.portal, "partner_object": session.partner_object, "resolution": session.resolution,
+            "rating": session.rating, "feedback": session.feedback, "custom_fields": session.custom_fields or {},
             "customer_join_url": session.customer_join_url, "recording_url": session.recording_url,
             "title": f"Support session {session.session_id}"}
 
@@ -490,9 +517,11 @@ def store_assist_sessions(integration, records: Iterable[AssistRecord], *, now: 
     ids, bad = _contacts(integration, [(r.customer_email, *_split(r.customer_name)) for r in by_id.values()
                                        if r.customer_email])
     counts.failed += bad
+    linked = referenced_contacts(r.partner_object for r in by_id.values())
     existing = {s.session_id: s for s in AssistSession.objects.filter(integration=integration,
                                                                       session_id__in=list(by_id))}
     rows: list[AssistSession] = []
+    outcomes: list[str] = []  # sessions whose outcome (status, rating, resolution) is new: rules look at them
     for session_id, record in by_id.items():
         current = existing.get(session_id)
         report = reports.get(session_id)
@@ -500,7 +529,9 @@ def store_assist_sessions(integration, records: Iterable[AssistRecord], *, now: 
         if duration is None and record.started_at and record.ended_at:
             duration = max(0, int((record.ended_at - record.started_at).total_seconds()))
         values = {
-            "contact_id": ids.get(normalize_email(record.customer_email)) or (current.contact_id if current else None),
+            # The contact the session was started for wins over the e-mail the customer typed.
+            "contact_id": (linked.get(record.partner_object) or ids.get(normalize_email(record.customer_email))
+                           or (current.contact_id if current else None)),
             "status": record.status[:20],
             "customer_name": record.customer_name[:200], "customer_email": record.customer_email[:254],
             "expert_name": record.expert_name[:200], "expert_email": record.expert_email[:254],
@@ -525,6 +556,8 @@ def store_assist_sessions(integration, records: Iterable[AssistRecord], *, now: 
             continue
         else:
             counts.updated += 1
+        if current is None or any(getattr(current, f) != values[f] for f in ("status", "rating", "resolution")):
+            outcomes.append(session_id)
         rows.append(AssistSession(integration=integration, session_id=session_id, first_seen_at=now, updated_at=now,
                                   **values))
     if rows:
@@ -535,6 +568,8 @@ def store_assist_sessions(integration, records: Iterable[AssistRecord], *, now: 
         title=assist_title(s), dedup_key=f"goto:{integration.pk}:assist:{s.session_id}", data=assist_data(s),
         source=source_of(integration)) for s in rows if s.contact_id and s.status in FINAL_STATUSES]
     refresh_activities(entries)
+    if outcomes:
+        rules.sessions_imported(integration, outcomes, now)
     points.announce_assist_sessions(integration, [s.session_id for s in rows], now)
     return counts
 

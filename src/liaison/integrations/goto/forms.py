@@ -36,7 +36,7 @@ from liaison.contacts.models import Contact, normalize_email
 from liaison.core.contributions import ActionResult, FormAction, FormFieldType, FormSpec, FormValidator
 from liaison.core.errors import LiaisonError, RetryableError, ValidationFailed
 from liaison.core.http import ProviderError
-from liaison.integrations.goto import queries, services
+from liaison.integrations.goto import queries, services, support
 from liaison.integrations.goto.models import Event
 from liaison.integrations.goto.spec import PRODUCT_LABELS
 from liaison.integrations.models import Integration
@@ -206,7 +206,7 @@ def _check_mapping(form: FormSpec, config: BaseModel, label: str, needs: tuple[s
     return problems
 
 
-def _check_email(email_id: int, token: str, label: str) -> list[str]:
+def _check_email(email_id: int, tokens: tuple[str, ...], label: str) -> list[str]:
     from liaison.emails.models import Email
 
     email = Email.objects.filter(pk=email_id).first()
@@ -214,8 +214,8 @@ def _check_email(email_id: int, token: str, label: str) -> list[str]:
         return [f"{label}: there is no e-mail #{email_id}."]
     if email.kind != Email.Kind.TEMPLATE:
         return [f"{label}: “{email.name}” is a segment e-mail; choose a template e-mail."]
-    if not any(use.name == token for use in email.token_uses()):
-        return [f"{label}: “{email.name}” does not contain {{{token}}}, so the link would not be in the message."]
+    if not any(use.name in tokens for use in email.token_uses()):
+        return [f"{label}: “{email.name}” does not contain {{{tokens[0]}}}, so the link would not be in the message."]
     return []
 
 
@@ -445,7 +445,7 @@ class StartLinkAction(FormAction):
     def check(self, config: StartLinkConfig, form: FormSpec) -> list[str]:
         return (_check_event(self.product, config.event, self.label)
                 + _check_mapping(form, config, self.label, ("email",))
-                + _check_email(config.email_id, services.BUTTON_TOKENS[self.product], self.label))
+                + _check_email(config.email_id, (services.BUTTON_TOKENS[self.product],), self.label))
 
     def config_choices(self, name: str, form: FormSpec) -> list[tuple[str, str]] | None:
         if name == "event":
@@ -480,9 +480,11 @@ class AssistAction(FormAction):
         form = _form_spec(submission)
         person, address, first, last = _person(submission, form, config, contact)
         try:
-            session, send = services.request_assist_session(
-                integration, person, email, customer_name=f"{first} {last}".strip(), customer_email=address,
-                dedupe_key=f"goto:form:{submission.pk}:assist")
+            # The connector's GoToAssist workflow: the session carries the contact's reference (the
+            # sync links it back), both steps are on the timeline, the link travels in the send.
+            session = support.start_session(integration, person, customer_name=f"{first} {last}".strip(),
+                                            customer_email=address)
+            send = support.send_join_link(session, email)
         except ProviderError as exc:
             if exc.retryable:
                 raise RetryableError(str(exc), retry_after=exc.retry_after) from exc
@@ -496,7 +498,7 @@ class AssistAction(FormAction):
 
     def check(self, config: AssistConfig, form: FormSpec) -> list[str]:
         return (_check_mapping(form, config, self.label, ("email", "first_name", "last_name"))
-                + _check_email(config.email_id, services.BUTTON_TOKENS["assist"], self.label))
+                + _check_email(config.email_id, tuple(reversed(support.LINK_TOKENS)), self.label))
 
     def config_choices(self, name: str, form: FormSpec) -> list[tuple[str, str]] | None:
         if name == "account":

@@ -299,3 +299,183 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_name} {self.event_key}"
+
+
+# -- connector triggers (GoTo part 2) --------------------------------------------------------------
+
+class TriggerEvent(models.Model):
+    """A fact that fired a connector trigger, recorded once: a training or webinar created, a
+    registrant added.
+
+    The unique ``(integration, topic, subject)`` is the "emitted" marker: storing the same
+    fact again (a re-run sync, a webhook racing the sync) fires nothing more. The id is the
+    cursor of polling triggers; ``payload`` is the connector's object at that moment.
+    """
+
+    class Topic(models.TextChoices):
+        TRAINING_CREATED = "goto.training.created", "A training is created"
+        TRAINING_REGISTRANT = "goto.training.registrant_added", "A registrant is added to a training"
+        WEBINAR_CREATED = "goto.webinar.created", "A webinar is created"
+        WEBINAR_REGISTRANT = "goto.webinar.registrant_added", "A registrant is added to a webinar"
+
+    integration = models.ForeignKey("integrations.Integration", on_delete=models.CASCADE,
+                                    related_name="goto_trigger_events")
+    topic = models.CharField(max_length=60, choices=Topic.choices)
+    subject = models.CharField(max_length=300, help_text="The event key, or event key and e-mail key")
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="trigger_events")
+    registration = models.ForeignKey(Registration, null=True, blank=True, on_delete=models.CASCADE,
+                                     related_name="trigger_events")
+    contact = models.ForeignKey("contacts.Contact", null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="+")
+    payload = models.JSONField(default=dict)
+    claim = models.CharField(max_length=32, help_text="Which write inserted the row (it alone announces it)")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["integration", "topic", "subject"],
+                                               name="goto_trigger_once")]
+        indexes = [
+            models.Index(fields=["integration", "topic", "id"], name="goto_trigger_poll"),
+            models.Index(fields=["event", "topic", "id"], name="goto_trigger_event_poll"),
+            models.Index(fields=["claim"], name="goto_trigger_claim"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.topic} {self.subject}"
+
+
+class TriggerPoll(models.Model):
+    """When a connection (API token) last polled one trigger: polls come at most every 120 s."""
+
+    token = models.ForeignKey("users.ApiToken", on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=200, help_text="account, trigger and its parameter")
+    polled_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["token", "key"], name="goto_trigger_poll_once")]
+
+
+# -- GoToAssist workflows ------------------------------------------------------------------------------
+
+class ConnectionCode(models.Model):
+    """A Phone Mode connection code created from Liaison (the customer types it to join)."""
+
+    integration = models.ForeignKey("integrations.Integration", on_delete=models.CASCADE,
+                                    related_name="goto_connection_codes")
+    code = models.CharField(max_length=20)
+    session = models.ForeignKey(AssistSession, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    session_id_text = models.CharField(max_length=40, blank=True, help_text="GoTo's sessionId")
+    contact = models.ForeignKey("contacts.Contact", null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="goto_connection_codes")
+    customer_join_url = models.URLField(max_length=500, blank=True)
+    created_by = models.ForeignKey("users.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["integration", "code"], name="goto_connection_code_unique")]
+        indexes = [models.Index(fields=["contact", "expires_at"], name="goto_code_contact")]
+
+    def __str__(self) -> str:
+        return f"Connection code {self.code}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.cancelled_at is None and self.expires_at > timezone.now()
+
+
+class AssistRule(models.Model):
+    """Notify someone about support sessions: a low rating, an unresolved session, a long queue."""
+
+    class Kind(models.TextChoices):
+        LOW_RATING = "low_rating", "A session is rated at or below"
+        UNRESOLVED = "unresolved", "A session is left unresolved"
+        WAITING = "waiting", "The waiting queue reaches"
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "E-mail"
+        WEBHOOK = "webhook", "Webhook"
+
+    name = models.CharField(max_length=200)
+    integration = models.ForeignKey("integrations.Integration", null=True, blank=True, on_delete=models.CASCADE,
+                                    related_name="goto_assist_rules", help_text="Empty: every GoTo account")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    threshold = models.PositiveIntegerField(null=True, blank=True,
+                                            help_text="Rating 1-5 (low rating) or customers waiting (queue)")
+    channel = models.CharField(max_length=20, choices=Channel.choices, default=Channel.EMAIL)
+    email = models.EmailField(max_length=254, blank=True)
+    user = models.ForeignKey("users.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    webhook = models.ForeignKey("webhooks.Subscription", null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="+")
+    active = models.BooleanField(default=True)
+    # The waiting-queue rule's state: above the threshold since the last crossing, and how many crossings.
+    above = models.BooleanField(default=False)
+    crossings = models.PositiveIntegerField(default=0)
+    last_count = models.PositiveIntegerField(null=True, blank=True)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey("users.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(kind="low_rating") | models.Q(threshold__gte=1, threshold__lte=5),
+                name="goto_rule_rating_threshold"),
+            models.CheckConstraint(
+                condition=~models.Q(kind="waiting") | models.Q(threshold__gte=1, threshold__lte=10000),
+                name="goto_rule_waiting_threshold"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def condition(self) -> str:
+        if self.kind == self.Kind.LOW_RATING:
+            return f"rated {self.threshold} or less (out of 5)"
+        if self.kind == self.Kind.WAITING:
+            return f"{self.threshold} or more customers waiting"
+        return "left unresolved"
+
+    @property
+    def recipient(self) -> str:
+        if self.channel == self.Channel.WEBHOOK:
+            return self.webhook.url if self.webhook_id and self.webhook else "(webhook deleted)"
+        return self.email or (self.user.email if self.user_id and self.user else "")
+
+
+class AssistNotification(models.Model):
+    """One notification of a rule, recorded once per session (or per queue crossing)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    rule = models.ForeignKey(AssistRule, on_delete=models.CASCADE, related_name="notifications")
+    occurrence = models.CharField(max_length=80, help_text="session:<id> or crossing:<n>")
+    session = models.ForeignKey(AssistSession, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    channel = models.CharField(max_length=20)
+    recipient = models.CharField(max_length=500, blank=True)
+    subject = models.CharField(max_length=300)
+    body = models.TextField(blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    error = models.TextField(blank=True)
+    delivery = models.ForeignKey("webhooks.Delivery", null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="+")
+    claim = models.CharField(max_length=32, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["rule", "occurrence"], name="goto_notification_once")]
+        indexes = [models.Index(fields=["claim"], name="goto_notification_claim")]
+
+    def __str__(self) -> str:
+        return self.subject

@@ -80,16 +80,6 @@ def filter_attendances(params: Mapping[str, Any]) -> QuerySet[Attendance]:
     return qs.order_by("first_join_at", "id")
 
 
-def filter_assist(params: Mapping[str, Any]) -> QuerySet[AssistSession]:
-    qs = _filtered(AssistSession.objects.all(), {**params, "email": None}, {
-        "integration": "integration_id", "contact": "contact_id", "status": "status"})
-    q = (params.get("q") or "").strip()
-    if q:
-        qs = qs.filter(Q(customer_email__icontains=q) | Q(customer_name__icontains=q) | Q(partner_object=q)
-                       | Q(session_id=q) | Q(expert_name__icontains=q))
-    return qs.order_by("-started_at", "-first_seen_at", "-id")
-
-
 def product_summary(integration) -> dict[str, dict[str, int]]:
     """Per product: events by status, active registrations, attendances (three grouped queries)."""
     out: dict[str, dict[str, int]] = {}

@@ -16,8 +16,6 @@ Added for the marketing features (part 2):
 * ``usable_events(product, keys) -> {key: Event}`` (events of published accounts with the product on)
 * ``registration_form(event, refresh=False) -> dict`` (a webinar's fields and custom questions, cached)
 * ``send_start_link(event, contact, email, *, dedupe_key=None, user=None) -> Send``
-* ``request_assist_session(integration, contact, email, *, customer_name="", customer_email="",
-  dedupe_key=None, user=None) -> (AssistSession, Send)``
 * ``event_context(event, **extra) -> dict``: the e-mail send context naming the event (``goto``)
 """
 
@@ -289,12 +287,10 @@ def sync_event(event: Event, user=None):
 # -- for forms, campaigns and e-mails (part 2) -----------------------------------------------------------
 
 # The e-mail send's context: ``{"goto": {"product", "event", "start_url"?}}`` names the event an
-# e-mail is about (campaign steps, start-link actions); GoToAssist join links travel under the
-# connector's keys (docs/emails.md, docs/integrations/goto.md).
+# e-mail is about (campaign steps, start-link actions); GoToAssist join links travel under
+# ``support.JOIN_URL_CONTEXT`` (docs/emails.md, docs/integrations/goto.md).
 CONTEXT = "goto"
-ASSIST_JOIN_URL = "goto.assist.join_url"
-ASSIST_SESSION = "goto.assist.session"
-BUTTON_TOKENS = {"meeting": "meeting_button", "training": "training_button", "assist": "assist_button"}
+BUTTON_TOKENS = {"meeting": "meeting_button", "training": "training_button"}
 FORM_CACHE = timedelta(hours=6)
 
 
@@ -368,21 +364,3 @@ def send_start_link(event: Event, contact: Contact, email, *, dedupe_key: str | 
     url = start_url(event)
     return emails.send_email(email, contact, context=event_context(event, start_url=url), dedupe_key=dedupe_key,
                              user=user)
-
-
-def request_assist_session(integration: Integration, contact: Contact, email, *, customer_name: str = "",
-                           customer_email: str = "", dedupe_key: str | None = None, user=None):
-    """Create a GoToAssist screen-sharing session for ``contact`` and e-mail its join link with a
-    template e-mail containing ``{assist_button}``. Returns ``(session, send)``."""
-    from liaison.emails import services as emails
-
-    if not integration.published:
-        raise ValidationFailed({"__all__": [f"“{integration.name}” is unpublished: publish it to use GoToAssist."]})
-    _require_token(email, "assist")
-    session = create_assist_session(integration, contact=contact, customer_name=customer_name,
-                                    customer_email=customer_email)
-    if not session.customer_join_url:
-        raise LiaisonError(f"GoToAssist created support session {session.session_id} without a join link.")
-    send = emails.send_email(email, contact, user=user, dedupe_key=dedupe_key, context={
-        ASSIST_JOIN_URL: session.customer_join_url, ASSIST_SESSION: session.session_id})
-    return session, send

@@ -100,6 +100,12 @@ class GoToSpec(IntegrationSpec):
         return router
 
     @property
+    def connector_router(self):  # /api/connectors/goto/: actions and triggers for automation tools
+        from liaison.integrations.goto.connector_api import router
+
+        return router
+
+    @property
     def urlpatterns(self):
         from liaison.integrations.goto.urls import urlpatterns
 

@@ -42,7 +42,7 @@ from liaison.integrations.goto import facts
 from liaison.integrations.goto.assist import OPEN_STATUSES, AssistApi
 from liaison.integrations.goto.client import EventRecord, RegistrantRecord, SessionRecord, parse_instant
 from liaison.integrations.goto.meeting import MeetingApi
-from liaison.integrations.goto.models import AssistSession, Event, Session, WebhookEvent
+from liaison.integrations.goto.models import AssistSession, Event, Session, TriggerEvent, WebhookEvent
 from liaison.integrations.goto.prefetch import Prefetcher
 from liaison.integrations.goto.spec import PRODUCT_LABELS, PRODUCTS, goto_auth, validate_options
 from liaison.integrations.goto.training import TrainingApi, attended
@@ -56,6 +56,7 @@ COMPLETE_GRACE = timedelta(hours=2)  # GoTo's reports may appear a while after a
 CANCEL_GRACE = {"webinar": timedelta(minutes=10), "training": timedelta(hours=2)}  # registrant-cache lag
 ASSIST_OPEN_LIMIT = timedelta(days=30)  # GoTo keeps support sessions at least 30 days
 WEBHOOK_EVENT_RETENTION = timedelta(days=90)
+TRIGGER_EVENT_RETENTION = timedelta(days=90)
 # A 404 on these says the event itself is gone (GoTo answers 404 for cancelled webinars and
 # deleted trainings); a 404 on anything else (one session's report) is an error to report.
 EVENT_PATHS = frozenset({
@@ -109,6 +110,9 @@ def run(ctx) -> None:
             syncer.close()
     WebhookEvent.objects.filter(integration=integration,
                                 received_at__lt=timezone.now() - WEBHOOK_EVENT_RETENTION).delete()
+    # Trigger events older than any poll or delivery could still need (their facts stay).
+    TriggerEvent.objects.filter(integration=integration,
+                                created_at__lt=timezone.now() - TRIGGER_EVENT_RETENTION).delete()
     if failures and not done:
         raise failures[0]
 
@@ -629,18 +633,12 @@ class AssistSync(ProductSync):
     product = "assist"
     label = "GoToAssist"
     api_class = AssistApi
-    PROBE_EVERY = timedelta(days=1)
 
     def capabilities(self) -> set[str]:
         """The account's extra capabilities, probed at most once a day (or on --full)."""
-        account = dict(self.integration.account or {})
-        probed = account.get("g2a_probed_at")
-        if self.full or not probed or self.now - parse_instant(probed) >= self.PROBE_EVERY:
-            account["g2a_capabilities"] = sorted(self.api.capabilities())
-            account["g2a_probed_at"] = facts.iso(self.now)
-            type(self.integration).objects.filter(pk=self.integration.pk).update(account=account)
-            self.integration.account = account
-        return set(account.get("g2a_capabilities") or [])
+        from liaison.integrations.goto import support
+
+        return support.capabilities(self.integration, api=self.api, force=self.full)
 
     def run(self) -> None:
         self.ctx.progress(0, 2, f"{self.label}: support sessions")

@@ -42,8 +42,8 @@ from django.utils import timezone
 
 from liaison.core.contributions import EmailToken, TokenContext, TokenResult
 from liaison.core.contributions.emails import BUTTON_STYLE
-from liaison.integrations.goto import queries, services
-from liaison.integrations.goto.models import AssistSession, Event, Registration
+from liaison.integrations.goto import queries, services, support
+from liaison.integrations.goto.models import Event, Registration
 from liaison.integrations.goto.spec import PRODUCT_LABELS
 
 BUTTON_CLASS = "citrix-start-button"
@@ -184,19 +184,8 @@ def render_meeting(ctx: TokenContext, param: str | None) -> TokenResult:
     return sample("meeting", True, problem) if ctx.is_preview else TokenResult.missing(problem)
 
 
-def open_sessions(contacts, email, params) -> dict[int, str]:
-    """The latest open support session's join link per contact (one query for a batch)."""
-    ids = [c.pk for c in contacts if c.pk]
-    links: dict[int, str] = {}
-    for contact_id, url in (AssistSession.objects.filter(contact_id__in=ids, status__in=("notStarted", "waiting"))
-                            .exclude(customer_join_url="").order_by("first_seen_at", "id")
-                            .values_list("contact_id", "customer_join_url")):
-        links[contact_id] = url  # the latest wins
-    return links
-
-
 def render_assist(ctx: TokenContext, param: str | None) -> TokenResult:
-    url = (ctx.context or {}).get(services.ASSIST_JOIN_URL) or (ctx.prefetched or {}).get(ctx.contact.pk, "")
+    url = (ctx.context or {}).get(support.JOIN_URL_CONTEXT) or (ctx.prefetched or {}).get(ctx.contact.pk, "")
     if url:
         return button(str(url), JOIN_LABELS["assist"])
     problem = "no open GoToAssist support session for this contact"
@@ -236,7 +225,7 @@ def email_tokens() -> list[EmailToken]:
                    description="The organizer's start button, in e-mails sent by “Send GoToMeeting start link” "
                                "(whoever gets it can start the meeting)."),
         EmailToken(key="assist_button", label="GoToAssist support session button", render=render_assist,
-                   group="GoTo", prefetch=open_sessions,
+                   group="GoTo", prefetch=support.open_join_links,
                    description="The customer's join button of the GoToAssist session requested for this e-mail "
                                "(“Request GoToAssist session”), else of their latest open session."),
     ]

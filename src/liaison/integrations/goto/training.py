@@ -32,7 +32,10 @@ def read_training(read: Reader, data: Any) -> EventRecord:
     times = read.times(data, start="startDate", end="endDate")
     if not times:
         raise read.fail("a training without times", data)
-    organizers = [read.key(read.obj(o), "organizerKey") for o in read.items(data, "organizers")]
+    # Every organizer as GoTo describes them (the connector's Training answers with them).
+    organizers = [{"organizerKey": read.key(o, "organizerKey"), "givenName": read.text(o, "givenName"),
+                   "surname": read.text(o, "surname"), "email": read.text(o, "email")}
+                  for o in map(read.obj, read.items(data, "organizers"))]
     settings = data.get("registrationSettings") if isinstance(data.get("registrationSettings"), Mapping) else {}
     return EventRecord(
         key=read.key(data, "trainingKey"),
@@ -40,7 +43,7 @@ def read_training(read: Reader, data: Any) -> EventRecord:
         description=read.text(data, "description"),
         times=times,
         provider_id=read.text(data, "trainingId"),
-        organizer_key=organizers[0] if organizers else "",
+        organizer_key=organizers[0]["organizerKey"] if organizers else "",
         time_zone=read.text(data, "timeZone"),
         recurrence="multi_session" if len(times) > 1 else "single_session",
         extra={"organizers": organizers, **{k: v for k, v in settings.items() if isinstance(v, bool)}},

@@ -3,9 +3,10 @@ attendance chart, support sessions, webhooks; and the public webhook receiver.""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Avg, Exists, OuterRef
+from django.db.models import Avg, Exists, OuterRef, Q
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -17,7 +18,6 @@ from liaison.core.permissions import public, requires
 from liaison.integrations import services as framework
 from liaison.integrations.goto import charts, facts, queries, services, webhooks
 from liaison.integrations.goto.models import (
-    AssistSession,
     Attendance,
     Event,
     Product,
@@ -27,6 +27,7 @@ from liaison.integrations.goto.models import (
 )
 from liaison.integrations.goto.spec import PRODUCT_LABELS, PRODUCTS
 from liaison.integrations.models import Integration
+from liaison.webhooks.models import Subscription
 
 PAGE = 50
 
@@ -43,12 +44,16 @@ def detail_context(integration: Integration, request) -> dict:
     summary = queries.product_summary(integration)
     channel = WebhookChannel.objects.filter(integration=integration).first()
     capabilities = (integration.account or {}).get("g2a_capabilities")
+    scope = f"goto:{integration.pk}"
     return {
         "products": [{"key": p, "label": PRODUCT_LABELS[p], "enabled": integration.feature_enabled(p),
                       "counts": summary.get(p, {})} for p in PRODUCTS],
         "webhook_channel": channel,
         "g2a_capabilities": capabilities,
         "g2a_probed": "g2a_probed_at" in (integration.account or {}),
+        "connector_url": f"{settings.LIAISON_BASE_URL}/api/connectors/goto/{integration.pk}/",
+        "connector_subscriptions": Subscription.objects.filter(Q(scope=scope) | Q(scope__startswith=f"{scope}:"))
+        .count(),
     }
 
 
@@ -123,20 +128,6 @@ def product_sync(request, pk, product):
     else:
         messages.success(request, f"{PRODUCT_LABELS[product]} sync queued (job #{job.pk}); progress shows below.")
     return redirect("integrations:detail", pk=pk)
-
-
-def assist_list(request, pk):
-    integration = _integration(pk)
-    params = {"integration": integration.pk, "q": request.GET.get("q", ""), "status": request.GET.get("status", "")}
-    if params["status"] not in AssistSession.Status.values:
-        params["status"] = ""
-    page = Paginator(queries.filter_assist(params).select_related("contact"), PAGE).get_page(request.GET.get("page"))
-    capabilities = (integration.account or {}).get("g2a_capabilities")
-    return render(request, "goto/assist_list.html", {
-        "integration": integration, "page": page, "params": params, "statuses": AssistSession.Status.choices,
-        "reports_available": capabilities is None or "sessionReports" in capabilities,
-        "g2a_probed": "g2a_probed_at" in (integration.account or {}),
-    })
 
 
 def webhook_status(request, pk):

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('goto', '0001_initial'),
+        ('goto', '0002_connector_and_assist_workflows'),
     ]
 
     operations = [

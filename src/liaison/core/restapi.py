@@ -1,6 +1,10 @@
+"""Building blocks of every app's REST API router: bounded number types, the error schema,
+paging. (The API object itself, its authentication and error handlers live in liaison.api.)"""
+
 from typing import Annotated, Any
 
 from ninja import Schema
+from ninja.pagination import LimitOffsetPagination
 from pydantic import Field
 
 # Bounds the database can store: ids are 64-bit, integer columns 32-bit.
@@ -32,3 +36,11 @@ class SettingFieldOut(Schema):
     required: bool
     default: Any = None
     choices: list[tuple[str, str]]
+
+
+class Pagination(LimitOffsetPagination):
+    """limit/offset paging with bounds the database accepts (ninja leaves offset unbounded)."""
+
+    class Input(Schema):
+        limit: int = Field(50, ge=1, le=1000)
+        offset: int = Field(0, ge=0, le=1_000_000_000)
