@@ -579,14 +579,11 @@ def form_contributions() -> list:
         RegisterAction(key="goto.training.register", label="Register to training", group="GoToTraining",
                        runs_in_job=True, config_schema=RegisterConfig, product="training",
                        description="Registers the person on GoToTraining."),
-        StartLinkAction(key="goto.meeting.start_link", label="Send GoToMeeting start link", group="GoToMeeting",
-                        runs_in_job=True, config_schema=StartLinkConfig, product="meeting",
-                        description="E-mails the organizer's start link ({meeting_button}): whoever gets it can start "
-                                    "the meeting, so use it on internal forms."),
-        StartLinkAction(key="goto.training.start_link", label="Send GoToTraining start link", group="GoToTraining",
-                        runs_in_job=True, config_schema=StartLinkConfig, product="training",
-                        description="E-mails the organizer's start link ({training_button}): whoever gets it can "
-                                    "start the training, so use it on internal forms."),
+        *(StartLinkAction(key=f"goto.{p}.start_link", label=f"Send {PRODUCT_LABELS[p]} start link",
+                          group=PRODUCT_LABELS[p], runs_in_job=True, config_schema=StartLinkConfig, product=p,
+                          description=f"E-mails the organizer's start link ({{{services.BUTTON_TOKENS[p]}}}): whoever "
+                                      f"gets it can start the {p}, so use it on internal forms.")
+          for p in ("meeting", "training")),
         AssistAction(key="goto.assist.request", label="Request GoToAssist session (send link)", group="GoToAssist",
                      runs_in_job=True, config_schema=AssistConfig,
                      description="Creates a GoToAssist support session for the person and e-mails its join link "
