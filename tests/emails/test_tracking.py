@@ -175,3 +175,21 @@ def test_timeline_shows_email_entries(marketer_client, two_sends, client):
     assert "E-mail sent" in page and "Link clicked" in page and "E-mail opened" in page
     assert "https://example.com/offer?c=Ann" in page and f"/v/{ann.token}/" in page
     assert 'id="contact-emails"' in page and "Send an e-mail" in page
+
+
+def test_opens_clicks_and_sends_are_announced_on_the_contact_event_bus(client, two_sends):
+    from liaison.core.models import EventRecord
+
+    ann, bob = two_sends
+    sent = EventRecord.objects.get(key="emails.sent")
+    assert sorted(sent.contact_ids) == sorted([ann.contact_id, bob.contact_id])
+    assert sent.ref == f"emails:email:{ann.email_id}" and sent.data == {"email_id": ann.email_id}
+    client.get(f"/t/o/{ann.token}.gif")
+    client.get(f"/t/o/{ann.token}.gif")  # a second open is not a new fact
+    client.get(f"/t/c/{ann.token}/0/")
+    client.get(f"/t/c/{ann.token}/1/")  # another link of the same send: still one "clicked" fact
+    opened, = EventRecord.objects.filter(key="emails.opened")
+    assert opened.contact_ids == [ann.contact_id] and opened.ref == f"emails:send:{ann.pk}"
+    assert opened.data == {"email_id": ann.email_id, "send_id": ann.pk, "send_context": ann.context}
+    clicked, = EventRecord.objects.filter(key="emails.clicked")
+    assert clicked.ref == f"emails:send:{ann.pk}" and clicked.data["url"] == "https://example.com/offer?c=Ann"

@@ -10,7 +10,7 @@ from django.utils.datastructures import MultiValueDict
 from liaison.contacts.models import Activity, Contact
 from liaison.core.contributions import FormAction, FormValidator
 from liaison.core.errors import RetryableError, ValidationFailed
-from liaison.core.models import Job
+from liaison.core.models import EventRecord, Job
 from liaison.core.registry import registry
 from liaison.segments import services as segments
 from liaison.segments.models import Membership
@@ -147,6 +147,9 @@ def test_a_valid_submission_upserts_the_contact_stores_it_and_writes_the_timelin
     assert entry.data["url"] == f"/forms/{signup.pk}/submissions/{submission.pk}/"
     signup.refresh_from_db()
     assert signup.submission_count == 1
+    announced = EventRecord.objects.get(key="webforms.submitted")  # for points and campaigns
+    assert announced.contact_ids == [contact.pk] and announced.ref == f"webforms:submission:{submission.pk}"
+    assert announced.data == {"form_id": signup.pk, "submission_id": submission.pk}
     again = submit(signup, {**GOOD, "first_name": "Annie"})
     assert again.ok and Contact.objects.count() == 1
     assert Contact.objects.get().first_name == "Annie"

@@ -118,3 +118,40 @@ class Credential(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class EventRecord(models.Model):
+    """A contact event in the outbox (``core.events``): written with the fact it announces,
+    handed to the event consumers (points, campaigns) after the commit."""
+
+    key = models.CharField(max_length=100)
+    ref = models.CharField(max_length=255)
+    contact_ids = models.JSONField(default=list)
+    data = models.JSONField(default=dict, blank=True)
+    occurred_at = models.DateTimeField()
+    created_at = models.DateTimeField(default=timezone.now)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["id"], condition=Q(dispatched_at__isnull=True), name="event_pending"),
+            models.Index(fields=["created_at"], name="event_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.ref}"
+
+
+class EventBacklog(models.Model):
+    """An event one consumer failed to take: offered to it again, alone, with back-off."""
+
+    event = models.ForeignKey(EventRecord, on_delete=models.CASCADE, related_name="backlog")
+    consumer = models.CharField(max_length=100)
+    attempts = models.PositiveIntegerField(default=1)
+    error = models.TextField(blank=True, default="")
+    retry_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["event", "consumer"], name="event_backlog_unique")]
+        indexes = [models.Index(fields=["retry_at"], name="event_backlog_due")]

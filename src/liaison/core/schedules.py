@@ -67,6 +67,27 @@ def upsert_schedule(name: str, kind: str, cron: str, params: dict | None = None,
     return schedule
 
 
+BUILTIN_PREFIX = "builtin:"
+
+
+def ensure_default_schedules() -> int:
+    """The built-in schedules of job kinds that declare a ``default_cron`` (after migrations).
+
+    Created once (found again by owner key), never overwritten: users may edit or disable them.
+    """
+    from liaison.core.contributions import JobKind
+    from liaison.core.registry import registry
+
+    kinds = [k for k in registry.all(JobKind) if k.default_cron]
+    existing = set(Schedule.objects.filter(owner_key__startswith=BUILTIN_PREFIX).values_list("owner_key", flat=True))
+    created = 0
+    for kind in kinds:
+        if f"{BUILTIN_PREFIX}{kind.key}" not in existing and not Schedule.objects.filter(name=kind.label).exists():
+            upsert_schedule(kind.label, kind.key, kind.default_cron, owner_key=f"{BUILTIN_PREFIX}{kind.key}")
+            created += 1
+    return created
+
+
 def tick(now: datetime | None = None) -> list[Job]:
     """Enqueue the jobs of every schedule whose slot has come. Returns the new jobs."""
     now = now or timezone.now()

@@ -15,6 +15,7 @@ class EmailsConfig(AppConfig):
         from liaison.emails.views import contact_panel_context
 
         entry = "emails/_timeline_entry.html"
+        EMAIL_SUBJECT = {"subject": "email_id", "subject_label": "E-mail", "subject_choices": services.email_choices}
         registry.register(
             NavItem(key="emails.emails", label="E-mails", url_name="emails:list", order=40,
                     active_prefix="/emails/"),
@@ -24,9 +25,9 @@ class EmailsConfig(AppConfig):
             TimelineKind(key="emails.opened", label="E-mail opened", icon="👁", template=entry, group="E-mails"),
             TimelineKind(key="emails.clicked", label="Link clicked", icon="➚", template=entry, group="E-mails"),
             TimelineKind(key="emails.unsubscribed", label="Unsubscribed", icon="⊗", template=entry, group="E-mails"),
-            PointEvent(key="emails.sent", label="Receives an e-mail", group="E-mails"),
-            PointEvent(key="emails.opened", label="Opens an e-mail", group="E-mails"),
-            PointEvent(key="emails.clicked", label="Clicks a link in an e-mail", group="E-mails"),
+            PointEvent(key="emails.sent", label="Receives an e-mail", group="E-mails", **EMAIL_SUBJECT),
+            PointEvent(key="emails.opened", label="Opens an e-mail", group="E-mails", **EMAIL_SUBJECT),
+            PointEvent(key="emails.clicked", label="Clicks a link in an e-mail", group="E-mails", **EMAIL_SUBJECT),
             JobKind(key="emails.deliver", label="Send e-mails", run=services.run_deliver, queue="mail",
                     max_attempts=5, backoff=60, backoff_cap=1800),
             JobKind(key="emails.test", label="Send a test e-mail", run=services.run_test, queue="mail",

@@ -40,13 +40,12 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import Count, F, Q, QuerySet
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from liaison.contacts.fields import validate_email
 from liaison.contacts.models import Contact, normalize_email
 from liaison.contacts.services import ActivityInput, record_activities, set_do_not_contact
-from liaison.core import jobs
+from liaison.core import events, jobs
 from liaison.core.bulk import update_rows
 from liaison.core.contributions import EmailValidator
 from liaison.core.errors import LiaisonError, RetryableError, ValidationFailed
@@ -536,6 +535,12 @@ def _fail(send_id: int, reason: str) -> None:
                                                                        reason=reason[:500])
 
 
+def email_choices() -> list[tuple[str, str]]:
+    """Every e-mail as ``(id, name)``: what point rules and campaign steps may name."""
+    return [(str(pk), f"{name} ({Email.Kind(kind).label.lower()})") for pk, name, kind in
+            Email.objects.order_by("name", "pk").values_list("pk", "name", "kind")]
+
+
 def _record_outcomes(send_ids: list[int]) -> None:
     """Timeline entries (idempotent) and the ``email_sent`` signal for finished sends."""
     if not send_ids:
@@ -557,13 +562,18 @@ def _record_outcomes(send_ids: list[int]) -> None:
             kind = "emails.failed" if send.status == Send.Status.FAILED else "emails.skipped"
             entries.append(ActivityInput(send.contact_id, kind, now, f"{send.email.name}: {send.reason}"[:300],
                                          f"{kind}:{send.pk}", data, "emails"))
-    record_activities(entries)
     by_email: dict[int, list] = {}
     for send in rows:
         if send.status == Send.Status.SENT:
             by_email.setdefault(send.email_id, []).append((send.pk, send.contact_id, send.context))
-    for email_id, batch in by_email.items():
-        transaction.on_commit(lambda e=email_id, b=batch: signals.email_sent.send(sender=Send, email_id=e, sends=b))
+    with transaction.atomic():
+        record_activities(entries)
+        for email_id, batch in by_email.items():
+            # One fact per e-mail and contact: "receives e-mail X" scores once, however often it is sent.
+            events.announce("emails.sent", [contact_id for _, contact_id, _ in batch],
+                            ref=f"emails:email:{email_id}", occurred_at=now, data={"email_id": email_id})
+            transaction.on_commit(lambda e=email_id, b=batch: signals.email_sent.send(sender=Send, email_id=e,
+                                                                                        sends=b))
 
 
 @dataclass
@@ -768,8 +778,13 @@ def _send_row(token: str) -> dict[str, Any] | None:
                                                    "opened_at", "email__name").first())
 
 
+def _event_data(row: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
+    """A contact event's data about a send: the e-mail, the send and why it was sent."""
+    return {"email_id": row["email_id"], "send_id": row["pk"], "send_context": row["context"] or {}, **extra}
+
+
 def _open(row: Mapping[str, Any], now) -> bool:
-    """Count an open; True when it is the first of this send (then on the timeline)."""
+    """Count an open; True when it is the first of this send (then on the timeline, and announced)."""
     first = Send.objects.filter(pk=row["pk"], opened_at__isnull=True).update(opened_at=now, open_count=1)
     if not first:
         Send.objects.filter(pk=row["pk"]).update(open_count=F("open_count") + 1)
@@ -778,6 +793,8 @@ def _open(row: Mapping[str, Any], now) -> bool:
                                      f"emails.opened:{row['pk']}", {"email_id": row["email_id"],
                                                                    "email": row["email__name"], "send_id": row["pk"],
                                                                    "subject": row["subject"]}, "emails")])
+    events.announce("emails.opened", [row["contact_id"]], ref=f"emails:send:{row['pk']}", occurred_at=now,
+                    data=_event_data(row))
     return True
 
 
@@ -786,9 +803,10 @@ def record_open(token: str) -> bool:
     row = _send_row(token)
     if row is None:
         return False
-    first = _open(row, timezone.now())
-    kwargs = _signal_kwargs(row)
-    transaction.on_commit(lambda: signals.email_opened.send(sender=Send, first=first, **kwargs))
+    with transaction.atomic():
+        first = _open(row, timezone.now())
+        kwargs = _signal_kwargs(row)
+        transaction.on_commit(lambda: signals.email_opened.send(sender=Send, first=first, **kwargs))
     return True
 
 
@@ -804,24 +822,29 @@ def record_click(token: str, index: int) -> str | None:
         return None
     url = links[index]
     now = timezone.now()
-    Click.objects.create(send_id=row["pk"], link=index, url=url, clicked_at=now)
-    Send.objects.filter(pk=row["pk"]).update(click_count=F("click_count") + 1,
-                                             clicked_at=Coalesce(F("clicked_at"), now))
-    opened = False
-    if row["opened_at"] is None:  # images were blocked: the click proves the open
-        opened = _open(row, now)
-    first = bool(record_activities([ActivityInput(
-        row["contact_id"], "emails.clicked", now, url[:300], f"emails.clicked:{row['pk']}:{index}",
-        {"email_id": row["email_id"], "email": row["email__name"], "send_id": row["pk"], "url": url,
-         "link": index, "subject": row["subject"]}, "emails")]))
-    kwargs = _signal_kwargs(row)
+    with transaction.atomic():
+        Click.objects.create(send_id=row["pk"], link=index, url=url, clicked_at=now)
+        first_of_send = Send.objects.filter(pk=row["pk"], clicked_at__isnull=True).update(clicked_at=now)
+        Send.objects.filter(pk=row["pk"]).update(click_count=F("click_count") + 1)
+        opened = False
+        if row["opened_at"] is None:  # images were blocked: the click proves the open
+            opened = _open(row, now)
+        first = bool(record_activities([ActivityInput(
+            row["contact_id"], "emails.clicked", now, url[:300], f"emails.clicked:{row['pk']}:{index}",
+            {"email_id": row["email_id"], "email": row["email__name"], "send_id": row["pk"], "url": url,
+             "link": index, "subject": row["subject"]}, "emails")]))
+        if first_of_send:
+            # The fact is "clicked in this send" (points score it once per send); its first link rides along.
+            events.announce("emails.clicked", [row["contact_id"]], ref=f"emails:send:{row['pk']}", occurred_at=now,
+                            data=_event_data(row, url=url, link=index))
+        kwargs = _signal_kwargs(row)
 
-    def notify():
-        if opened:
-            signals.email_opened.send(sender=Send, first=True, **kwargs)
-        signals.email_clicked.send(sender=Send, link=index, url=url, first=first, **kwargs)
+        def notify():
+            if opened:
+                signals.email_opened.send(sender=Send, first=True, **kwargs)
+            signals.email_clicked.send(sender=Send, link=index, url=url, first=first, **kwargs)
 
-    transaction.on_commit(notify)
+        transaction.on_commit(notify)
     return url
 
 

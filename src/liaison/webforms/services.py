@@ -32,8 +32,8 @@ from pydantic import BaseModel
 from liaison.contacts import services as contacts
 from liaison.contacts.fields import catalogue_by_key
 from liaison.contacts.models import Contact, Field, normalize_email
-from liaison.core import jobs, writegate
-from liaison.core.contributions import ActionSpec, FieldSpec, FormFieldType, FormSpec, FormValidator
+from liaison.core import events, jobs, writegate
+from liaison.core.contributions import ActionSpec, ContactEvent, FieldSpec, FormFieldType, FormSpec, FormValidator
 from liaison.core.contributions import FormAction as ActionType
 from liaison.core.errors import LiaisonError, RetryableError, ValidationFailed
 from liaison.core.models import Job
@@ -518,6 +518,11 @@ def process(ctx, continued: bool = False) -> dict[str, int]:
             return done
 
 
+def form_choices() -> list[tuple[str, str]]:
+    """Every form as ``(id, name)``: what point rules and campaign steps may name."""
+    return [(str(pk), name) for pk, name in Form.objects.order_by("name", "pk").values_list("pk", "name")]
+
+
 def _process_batch() -> int:
     """One transaction for a batch of the intake: submissions stored, contacts upserted in bulk,
     timeline entries in bulk, counters, and the action runs to do. Returns how many entries."""
@@ -550,6 +555,10 @@ def _process_batch() -> int:
             f"webforms.submitted:{s.pk}", {"form_id": s.form_id, "submission_id": s.pk,
                                            "url": f"/forms/{s.form_id}/submissions/{s.pk}/"},
             f"form:{s.form_id}") for s in batch if s.contact_id)
+        events.announce_many(ContactEvent(
+            key="webforms.submitted", contact_ids=(s.contact_id,), occurred_at=s.created_at,
+            ref=f"webforms:submission:{s.pk}", data={"form_id": s.form_id, "submission_id": s.pk})
+            for s in batch if s.contact_id)
         per_form: dict[int, int] = {}
         for s in batch:
             per_form[s.form_id] = per_form.get(s.form_id, 0) + 1

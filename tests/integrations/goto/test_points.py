@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from liaison.contacts.models import Contact
 from liaison.core.contributions import PointEvent
+from liaison.core.models import EventRecord
 from liaison.core.registry import registry
 from liaison.integrations.goto import points, services
 from liaison.integrations.goto.models import Event, Registration
@@ -44,7 +45,8 @@ def test_the_point_events_are_registered():
     assert {e.key for e in registry.all(PointEvent) if e.key.startswith("goto.")} == {
         "goto.webinar.registered", "goto.webinar.attended", "goto.training.registered", "goto.training.attended",
         "goto.meeting.attended", "goto.assist.attended"}
-    assert registry.get(PointEvent, "goto.webinar.attended").group == "GoToWebinar"
+    attended = registry.get(PointEvent, "goto.webinar.attended")
+    assert attended.group == "GoToWebinar" and attended.subject == "goto_event_key"
 
 
 def test_a_registration_and_an_attendance_are_announced_once(account, sandbox, heard,
@@ -73,9 +75,18 @@ def test_a_registration_and_an_attendance_are_announced_once(account, sandbox, h
         "integration_id": account.pk, "goto_event_id": event.pk, "goto_event_key": key, "title": "Scored"}
     attended, = about(heard, key, "goto.webinar.attended")  # two sessions attended: announced once
     assert attended["contact_ids"] == [pat.pk] and attended["occurred_at"] == start
+    # The same facts are on the contact-event bus (points, campaigns), written with them.
+    recorded = {(r.key, tuple(r.contact_ids), r.ref): r.data for r in EventRecord.objects.filter(
+        data__goto_event_key=key)}
+    assert set(recorded) == {("goto.webinar.registered", (pat.pk,), f"goto:webinar:{key}"),
+                             ("goto.webinar.attended", (pat.pk,), f"goto:webinar:{key}")}
+    assert recorded[("goto.webinar.registered", (pat.pk,), f"goto:webinar:{key}")] == {
+        "product": "webinar", "integration_id": account.pk, "goto_event_id": event.pk, "goto_event_key": key,
+        "title": "Scored"}
     heard.clear()
     synced(account, django_capture_on_commit_callbacks, full=True)  # a re-run announces nothing again
     assert about(heard, key) == []
+    assert EventRecord.objects.filter(data__goto_event_key=key).count() == 2
     assert points.announce_registrations(event, ["pat@people.test"], timezone.now()) == 0
 
 

@@ -1,8 +1,10 @@
 """The typed contributions apps and integrations put in the registry (ARCHITECTURE.md)."""
 
 from liaison.core.contributions.base import Contribution
+from liaison.core.contributions.campaigns import STEP_KINDS, CampaignStep, StepTarget
 from liaison.core.contributions.contacts import ContactPanel
 from liaison.core.contributions.emails import EmailToken, EmailValidator, TokenContext, TokenResult
+from liaison.core.contributions.events import ContactEvent, EventConsumer
 from liaison.core.contributions.forms import (
     ActionResult,
     ActionSpec,
@@ -28,14 +30,18 @@ from liaison.core.contributions.webhooks import WebhookTopic
 
 __all__ = [
     "OPERATORS",
+    "STEP_KINDS",
     "ActionResult",
+    "CampaignStep",
     "ActionSpec",
     "CheckResult",
     "ChoicePage",
+    "ContactEvent",
     "ContactPanel",
     "Contribution",
     "EmailToken",
     "EmailValidator",
+    "EventConsumer",
     "Feature",
     "FieldSpec",
     "FormAction",
@@ -51,6 +57,7 @@ __all__ = [
     "PointEvent",
     "RemoteField",
     "SegmentFilter",
+    "StepTarget",
     "TemplateHook",
     "TimelineKind",
     "TokenContext",

@@ -142,11 +142,16 @@ class FormFieldType(Contribution):
 
 @dataclass(frozen=True)
 class ActionResult:
-    """What an action did, in a sentence for the timeline and the submission's page."""
+    """What an action did, in a sentence for the timeline and the submission's page.
+
+    ``retry``: a transient failure of this one item (campaign and point-trigger actions):
+    it is tried again later with back-off, then reported failed with ``message``.
+    """
 
     ok: bool
     message: str = ""
     data: dict[str, Any] = field(default_factory=dict)
+    retry: bool = False
 
 
 class NoConfig(BaseModel):

@@ -17,6 +17,8 @@ class JobKind(Contribution):
     doubling, capped at ``backoff_cap``) until ``max_attempts``; anything else fails
     the job at once with its message.
 
+    ``default_cron`` (optional) gives the job a built-in schedule.
+
     ``concurrency_key(params)`` (optional) names what the job works on: while one job with
     that key is queued or running, enqueueing another returns the existing one.
     """
@@ -31,3 +33,6 @@ class JobKind(Contribution):
     backoff_cap: float = 3600.0
     retry_on: tuple[type[BaseException], ...] = field(default_factory=tuple)
     concurrency_key: Callable[[dict], str | None] | None = None
+    # A cron expression (UTC): the job also runs on this built-in schedule, created after
+    # migrations under the job's label (users may change or disable it).
+    default_cron: str = ""

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -24,9 +25,28 @@ class TimelineKind(Contribution):
 
 @dataclass(eq=False, repr=False)
 class PointEvent(Contribution):
-    """An event that point rules can score (form submitted, attended a webinar, ...)."""
+    """An event about contacts that point rules score and campaigns react to.
+
+    Its occurrences are announced as ``ContactEvent``s with the same key
+    (``liaison.core.events.announce``). ``subject`` names the key of the event's ``data``
+    that says what it is about (``"email_id"`` for "opens an e-mail", ``"form_id"``,
+    ``"goto_event_key"``): point rules and campaign decisions may be limited to some
+    subjects ("opens *this* e-mail"), chosen among ``subject_choices()`` ``[(value, label)]``.
+    Without a subject the event can only be taken as a whole.
+    """
 
     kind: ClassVar[str] = "point_event"
     key: str
     label: str
     group: str = "Liaison"
+    subject: str = ""
+    subject_label: str = ""
+    subject_choices: Callable[[], list[tuple[str, str]]] | None = None
+    description: str = ""
+
+    def validate(self) -> None:
+        super().validate()
+        if self.subject and not self.subject_label:
+            raise ValueError(f"Point event {self.key!r}: a subject needs a subject_label")
+        if self.subject_choices is not None and not self.subject:
+            raise ValueError(f"Point event {self.key!r}: subject_choices need a subject")

@@ -50,6 +50,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.dispatch import Signal
 
+from liaison.core import events
 from liaison.core.contributions import PointEvent
 from liaison.integrations.goto.models import AssistSession, Attendance, Event, Registration, Session
 from liaison.integrations.goto.queries import ASSIST_ATTENDED
@@ -69,8 +70,26 @@ POINT_EVENTS = (
 )
 
 
+def event_choices(product: str):
+    """``(provider key, "title (date)")`` of a product's events, newest first: the subjects rules may name."""
+    def choices() -> list[tuple[str, str]]:
+        rows = (Event.objects.filter(product=product).order_by("-starts_at", "pk")
+                .values_list("provider_key", "title", "starts_at"))
+        seen: dict[str, str] = {}
+        for key, title, starts_at in rows:
+            seen.setdefault(key, f"{title} ({starts_at:%Y-%m-%d})" if starts_at else title)
+        return list(seen.items())
+    return choices
+
+
 def point_events() -> list[PointEvent]:
-    return [PointEvent(key=key, label=label, group=PRODUCT_LABELS[key.split(".")[1]]) for key, label in POINT_EVENTS]
+    found = []
+    for key, label in POINT_EVENTS:
+        product = key.split(".")[1]
+        subject = {} if product == "assist" else {
+            "subject": "goto_event_key", "subject_label": PRODUCT_LABELS[product], "subject_choices": event_choices(product)}
+        found.append(PointEvent(key=key, label=label, group=PRODUCT_LABELS[product], **subject))
+    return found
 
 
 def is_history(ended_at: datetime | None, now: datetime) -> bool:
@@ -95,6 +114,10 @@ def _send(sender, *, event_key: str, rows: list[tuple[int, datetime | None]], no
     kwargs = {"event_key": event_key, "contact_ids": contact_ids, "occurred_at": occurred_at, "dedup_ref": dedup_ref,
               "product": product, "integration_id": integration_id, "goto_event_id": goto_event_id,
               "goto_event_key": goto_event_key, "title": title}
+    # The durable announcement (points, campaigns) commits with the facts; the signal follows the commit.
+    events.announce(event_key, contact_ids, ref=dedup_ref, occurred_at=occurred_at,
+                    data={"product": product, "integration_id": integration_id, "goto_event_id": goto_event_id,
+                          "goto_event_key": goto_event_key, "title": title})
     transaction.on_commit(lambda: occurred.send(sender=sender, **kwargs))
 
 
