@@ -1,5 +1,6 @@
 """The typed contributions apps and integrations put in the registry (ARCHITECTURE.md)."""
 
+from liaison.core.contributions.audiences import Audience
 from liaison.core.contributions.base import Contribution
 from liaison.core.contributions.campaigns import STEP_KINDS, CampaignStep, StepTarget
 from liaison.core.contributions.contacts import ContactPanel
@@ -34,6 +35,7 @@ __all__ = [
     "ActionResult",
     "CampaignStep",
     "ActionSpec",
+    "Audience",
     "CheckResult",
     "ChoicePage",
     "ContactEvent",
