@@ -243,3 +243,28 @@ def test_a_long_queue_hands_over_to_a_new_job(make, monkeypatch, django_capture_
     while (continued := Job.objects.filter(kind="segments.reevaluate", status="queued").first()) is not None:
         assert jobs.run_job(continued.pk).status == "succeeded"
     assert not PendingContact.objects.exists() and len(members(segment)) == 3
+
+
+def test_segments_are_an_audience_for_e_mails_and_campaigns(db):
+    from liaison.contacts.models import Contact
+    from liaison.core.contributions import Audience
+    from liaison.core.registry import registry
+    from liaison.segments.models import Membership, Segment
+    from tests.factories import ContactFactory
+
+    audience = registry.get(Audience, "segments.segment")
+    news, vip = Segment.objects.create(name="News"), Segment.objects.create(name="VIP")
+    ann, bob, cat = ContactFactory(), ContactFactory(), ContactFactory()
+    Membership.objects.create(segment=news, contact=ann)
+    Membership.objects.create(segment=vip, contact=bob)
+    assert set(Contact.objects.filter(audience.to_q([str(news.pk), str(vip.pk)]))) == {ann, bob}
+    assert list(Contact.objects.filter(audience.to_q([str(vip.pk), "junk"]))) == [bob]
+    assert cat not in Contact.objects.filter(audience.to_q([str(news.pk)]))
+    assert audience.choice_labels([str(news.pk), "999999"]) == {str(news.pk): "News"}
+    assert [label for _, label in audience.choices("vi").items] == ["VIP"]
+    assert audience.describe([str(news.pk), "999999"]) == "Segments: News, #999999 (deleted)"
+    joined = Contact.objects.annotate(joined=audience.joined_at([str(news.pk)])).get(pk=ann.pk).joined
+    assert joined == Membership.objects.get(contact=ann).added_at
+    assert audience.unavailable_reason([str(news.pk)]) is None
+    Segment.objects.filter(pk=news.pk).update(build_problem="A filter is unavailable.")
+    assert "News" in audience.unavailable_reason([str(news.pk)])

@@ -24,7 +24,7 @@ class SettingField:
     name: str
     label: str
     help: str
-    kind: str  # text | secret | bool | int | float | choice | url
+    kind: str  # text | secret | bool | int | float | choice | multichoice | url
     required: bool
     default: Any
     choices: tuple[tuple[str, str], ...] = ()
@@ -42,6 +42,11 @@ def _unwrap(annotation):
 
 def _kind(annotation) -> tuple[str, tuple[tuple[str, str], ...]]:
     annotation = _unwrap(annotation)
+    if typing.get_origin(annotation) in (list, tuple, set, frozenset):
+        # A list of values: a multiple choice (choices from its Literal, or from the caller).
+        args = [a for a in typing.get_args(annotation) if a is not Ellipsis]
+        inner = _kind(args[0])[1] if args else ()
+        return "multichoice", inner
     if annotation is SecretStr:
         return "secret", ()
     if annotation is bool:

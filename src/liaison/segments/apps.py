@@ -12,12 +12,14 @@ class SegmentsConfig(AppConfig):
         from liaison.core.registry import registry
         from liaison.segments import filters, services, views
         from liaison.segments.actions import segment_actions
+        from liaison.segments.audiences import segment_audiences
 
         registry.register(
             NavItem(key="segments.segments", label="Segments", url_name="segments:list", order=30,
                     active_prefix="/segments/"),
             *filters.core_filters(),
             *segment_actions(),
+            *segment_audiences(),
             TimelineKind(key="segments.added", label="Added to segment", icon="⊕", group="Segments"),
             TimelineKind(key="segments.removed", label="Removed from segment", icon="⊖", group="Segments"),
             JobKind(key="segments.rebuild", label="Segment rebuild", run=services.rebuild, max_attempts=2, backoff=60,

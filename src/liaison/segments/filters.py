@@ -256,15 +256,24 @@ class MemberFilter(SegmentFilter):
         return Exists(members) if operator == "in" else ~Exists(members)
 
     def choices(self, query: str = "", offset: int = 0, limit: int = 50) -> ChoicePage:
-        qs = Segment.objects.order_by("name", "id")
-        if query:
-            qs = qs.filter(name__icontains=query)
-        rows = [(str(pk), name) for pk, name in qs.values_list("pk", "name")[offset:offset + limit + 1]]
-        return ChoicePage(rows[:limit], more=len(rows) > limit)
+        return segment_choices(query, offset, limit)
 
     def choice_labels(self, values) -> dict[str, str]:
-        ids = [int(v) for v in values if str(v).isdigit() and len(str(v)) < 19]
-        return {str(pk): name for pk, name in Segment.objects.filter(pk__in=ids).values_list("pk", "name")}
+        return segment_labels(values)
+
+
+def segment_choices(query: str = "", offset: int = 0, limit: int = 50) -> ChoicePage:
+    """Segments by name, searched and paged (filters, audiences and steps offer them)."""
+    qs = Segment.objects.order_by("name", "id")
+    if query:
+        qs = qs.filter(name__icontains=query)
+    rows = [(str(pk), name) for pk, name in qs.values_list("pk", "name")[offset:offset + limit + 1]]
+    return ChoicePage(rows[:limit], more=len(rows) > limit)
+
+
+def segment_labels(values) -> dict[str, str]:
+    ids = [int(v) for v in values if str(v).isdigit() and len(str(v)) < 19]
+    return {str(pk): name for pk, name in Segment.objects.filter(pk__in=ids).values_list("pk", "name")}
 
 
 @dataclass(eq=False, repr=False)

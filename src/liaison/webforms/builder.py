@@ -16,7 +16,7 @@ from liaison.contacts.fields import contact_field_catalogue
 from liaison.core.contributions import FormAction as ActionType
 from liaison.core.contributions import FormFieldType, FormSpec
 from liaison.core.registry import registry
-from liaison.core.schema import SettingField, describe
+from liaison.core.configform import ConfigInput, config_from_post, config_inputs
 from liaison.webforms.services import MAX_ACTIONS, MAX_FIELDS, VALIDATION_KEYS, _as_options
 
 FIELD_PROPS = ("key", "label", "type", "help_text", "placeholder", "default", "contact_field")
@@ -27,19 +27,6 @@ def _count(post, name: str, limit: int) -> int:
         return max(0, min(int(post.get(name, "0")), limit))
     except ValueError:
         return 0
-
-
-def _config_from_post(post, prefix: str, schema) -> dict[str, Any]:
-    if schema is None:
-        return {}
-    config: dict[str, Any] = {}
-    for setting in describe(schema):
-        name = f"{prefix}-c-{setting.name}"
-        if setting.kind == "bool":
-            config[setting.name] = bool(post.get(name))
-        elif post.get(name, "") != "":
-            config[setting.name] = post.get(name)
-    return config
 
 
 def from_post(post) -> dict[str, Any]:
@@ -56,14 +43,14 @@ def from_post(post) -> dict[str, Any]:
         item["validation"] = {rule: post.get(f"{p}-v-{rule}", "") for rule in VALIDATION_KEYS
                               if post.get(f"{p}-v-{rule}", "") != ""}
         kind = registry.find(FormFieldType, item["type"])
-        item["config"] = _config_from_post(post, p, kind.config_schema if kind else None)
+        item["config"] = config_from_post(post, p, kind.config_schema if kind else None)
         fields.append(item)
     data["fields"] = fields
     actions = []
     for i in range(_count(post, "actions-n", MAX_ACTIONS)):
         key = post.get(f"actions-{i}-key", "")
         kind = registry.find(ActionType, key)
-        actions.append({"key": key, "config": _config_from_post(post, f"actions-{i}", kind.config_schema
+        actions.append({"key": key, "config": config_from_post(post, f"actions-{i}", kind.config_schema
                                                                  if kind else None)})
     data["actions"] = actions
     return data
@@ -124,36 +111,6 @@ def flat_errors(errors: dict[str, list[str]]) -> dict[str, list[str]]:
 
 
 @dataclass
-class ConfigInput:
-    setting: SettingField
-    name: str
-    value: Any
-    choices: list[tuple[str, str]] | None = None
-
-    @property
-    def input_type(self) -> str:
-        if self.choices is not None:
-            return "select"
-        return {"bool": "boolean", "int": "number", "float": "number", "choice": "select", "url": "url",
-                "secret": "secret"}.get(self.setting.kind, "text")
-
-    @property
-    def all_choices(self) -> list[tuple[str, str]]:
-        return self.choices if self.choices is not None else list(self.setting.choices)
-
-
-def _inputs(schema, prefix: str, config: dict, choices_for) -> list[ConfigInput]:
-    if schema is None:
-        return []
-    found = []
-    for setting in describe(schema):
-        value = config.get(setting.name, setting.default)
-        found.append(ConfigInput(setting, f"{prefix}-c-{setting.name}", "" if value is None else value,
-                                 choices_for(setting.name)))
-    return found
-
-
-@dataclass
 class Row:
     """A field (``what="fields"``) or an action (``what="actions"``) as the builder draws it."""
 
@@ -183,7 +140,7 @@ def _rows(what: str, items: list[dict[str, Any]], contribution, key: str, spec: 
         kind = registry.find(contribution, item.get(key, ""))
         row = Row(what, i, item, kind)
         if kind is not None:
-            row.config = _inputs(kind.config_schema, row.prefix, item.get("config") or {},
+            row.config = config_inputs(kind.config_schema, row.prefix, item.get("config") or {},
                                  lambda name, kind=kind: kind.config_choices(name, spec))
         found.append(row)
     return found
