@@ -89,6 +89,19 @@ def upsert_rows(
     _executemany(connection, sql, fields, rows, chunk)
 
 
+def insert_rows(model: type[models.Model], columns: Sequence[str], rows: Iterable[Sequence], *,
+                using: str = "default", chunk: int = 5000) -> None:
+    """A plain ``INSERT`` of ``rows`` (tuples in the order of ``columns``), one ``executemany``
+    per chunk: ``bulk_create`` without building a model instance per row (queues, logs)."""
+    connection = connections[using]
+    meta = model._meta
+    fields = [meta.get_field(name) for name in columns]
+    quote = connection.ops.quote_name
+    sql = (f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+           f"VALUES ({', '.join(['%s'] * len(fields))})")
+    _executemany(connection, sql, fields, rows, chunk)
+
+
 def update_rows(
     model: type[models.Model],
     columns: Sequence[str],

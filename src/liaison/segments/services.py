@@ -26,6 +26,7 @@ from django.utils import timezone
 from liaison.contacts import services as contacts
 from liaison.contacts.models import Contact, normalize_email
 from liaison.core import jobs, schedules, writegate
+from liaison.core.bulk import insert_rows
 from liaison.core.contributions import SegmentFilter
 from liaison.core.errors import LiaisonError, ValidationFailed
 from liaison.core.models import Job, Schedule
@@ -268,9 +269,8 @@ def queue_changed(sender=None, contact_ids: Iterable[int] = (), **kwargs) -> Non
     if not ids:
         return
     now = timezone.now()
-    with writegate.writer():
-        PendingContact.objects.bulk_create([PendingContact(contact_id=i, queued_at=now) for i in ids],
-                                           batch_size=CHUNK)
+    with writegate.writer(), transaction.atomic():
+        insert_rows(PendingContact, ("contact_id", "queued_at"), ((i, now) for i in ids), chunk=CHUNK)
     # Queued after the rows: a job seen active here has not yet found the queue empty.
     # (The common case under load, checked with one plain statement.)
     with connection.cursor() as cursor:
