@@ -32,3 +32,11 @@ def test_anonymous_is_sent_to_login(client):
     response = client.get("/contacts/")
     assert response.status_code == 302 and response["Location"].startswith("/login/")
     assert client.get("/login/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_dashboard_names_activity_kinds_by_their_labels(admin_client):
+    ActivityFactory(contact=ContactFactory(), kind="contact.note", title="Called")
+    page = admin_client.get("/").content.decode()
+    assert "Contacts · Note" in page
+    assert "&lt;TimelineKind" not in page and "<TimelineKind" not in page
