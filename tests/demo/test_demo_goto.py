@@ -10,6 +10,7 @@ from django.conf import settings
 from liaison.core.http import transports
 from liaison.core.models import Job
 from liaison.demo import goto as demo_goto
+from liaison.demo import sandboxes
 from liaison.integrations.goto.models import Event, Registration, WebhookChannel
 from liaison.integrations.models import Integration, SyncRun
 from liaison.sandbox.common import Mount
@@ -19,7 +20,7 @@ from liaison.sandbox.goto import create_app
 @pytest.fixture
 def mounted_sandbox(monkeypatch):
     monkeypatch.setattr("liaison.integrations.goto.client.REQUESTS_PER_SECOND", 10_000)  # no waiting in tests
-    sandbox = create_app(seed=0, sleep=lambda s: None)
+    sandbox = create_app(**sandboxes.demo_options("goto"), sleep=lambda s: None)
     base = demo_goto.sandbox_url()
     with transports.mounted(base, httpx.WSGITransport(app=Mount({demo_goto.SANDBOX_PATH: sandbox}))):
         yield sandbox
@@ -41,6 +42,9 @@ def test_the_demo_account_connects_and_syncs(admin_user, mounted_sandbox, run_on
     run = SyncRun.objects.get(integration=integration)
     assert run.status == "succeeded" and run.trigger == "demo"
     assert Event.objects.filter(product="webinar").exists() and Registration.objects.exists()
+    # Something to show and to register to: past webinars with attendance, and upcoming ones.
+    assert Event.objects.filter(product="webinar", status="past").exists()
+    assert Event.objects.filter(product="webinar", status="upcoming").exists()
     assert WebhookChannel.objects.get(integration=integration).state == "active"
     # Starting the demo again does not connect twice.
     assert "is connected to the sandbox" in demo_goto.prepare()
