@@ -160,6 +160,19 @@ def test_sweep_recovers_a_job_whose_worker_died(settings):
 
 
 @pytest.mark.django_db
+def test_sweep_stops_a_job_asked_to_stop_whose_worker_died(settings):
+    job = jobs.enqueue("test.record", dispatch_now=False)
+    long_ago = timezone.now() - timedelta(hours=2)
+    Job.objects.filter(pk=job.pk).update(status="running", attempts=1, heartbeat_at=long_ago, started_at=long_ago,
+                                         cancel_requested=True)
+    counts = jobs.sweep()
+    job.refresh_from_db()
+    assert counts["cancelled"] == 1 and counts["recovered"] == 0
+    assert job.status == "cancelled" and job.finished_at is not None and "asked to stop" in job.error
+    assert CALLS == []
+
+
+@pytest.mark.django_db
 def test_sweep_dispatches_due_jobs_the_backend_could_not_defer(settings):
     job = jobs.enqueue("test.record", {"x": 1}, run_after=timezone.now() - timedelta(seconds=1), dispatch_now=False)
     Job.objects.filter(pk=job.pk).update(dispatched_at=None)

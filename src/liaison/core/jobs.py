@@ -317,12 +317,20 @@ def retry(job: Job, user=None) -> Job:
 def sweep(now: datetime | None = None) -> dict[str, int]:
     """Recover jobs that a lost message or a dead worker left behind."""
     now = now or timezone.now()
-    counts = {"dispatched": 0, "recovered": 0, "failed": 0}
+    counts = {"dispatched": 0, "recovered": 0, "failed": 0, "cancelled": 0}
     # Dead workers: a running job whose heartbeat stopped.
     stale_before = now - timedelta(seconds=settings.JOB_STALE_AFTER_SECONDS)
     for job in Job.objects.filter(status=Job.Status.RUNNING, heartbeat_at__lt=stale_before):
         note = "The worker running this job stopped (crash or restart)."
-        if job.attempts < job.max_attempts:
+        if job.cancel_requested:
+            # A stop was asked for before the worker died: honour it (retrying would wait forever,
+            # since nothing claims a job whose stop was asked for).
+            note += " It had been asked to stop, so it stays stopped."
+            updated = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING, heartbeat_at__lt=stale_before).update(
+                status=Job.Status.CANCELLED, error=note, finished_at=now
+            )
+            counts["cancelled"] += updated
+        elif job.attempts < job.max_attempts:
             updated = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING, heartbeat_at__lt=stale_before).update(
                 status=Job.Status.RETRYING, run_after=now, error=note
             )
