@@ -46,6 +46,14 @@ def test_the_demo_account_connects_and_syncs(admin_user, mounted_sandbox, run_on
     assert Event.objects.filter(product="webinar", status="past").exists()
     assert Event.objects.filter(product="webinar", status="upcoming").exists()
     assert WebhookChannel.objects.get(integration=integration).state == "active"
+    # Webinar segments and a registration form to try at once.
+    from liaison.demo.services import DEMO_GOTO_SEGMENTS
+    from liaison.segments.models import Segment
+    from liaison.webforms.models import Form
+
+    assert Segment.objects.filter(name__in=[name for name, _, _ in DEMO_GOTO_SEGMENTS]).count() == 2
+    registration = Form.objects.get(name="Webinar registration")
+    assert registration.fields.filter(type="goto.webinar.upcoming", required=True).exists()
     # Starting the demo again does not connect twice.
     assert "is connected to the sandbox" in demo_goto.prepare()
     assert Job.objects.filter(kind="demo.connect_goto").count() == 1

@@ -66,5 +66,8 @@ def connect(ctx, integration_id: int) -> dict[str, Any]:
     integration, message = services.oauth_complete(session, state=query["state"][0], code=query["code"][0])
     if ctx is not None:
         ctx.log(message)
+    from liaison.demo.services import seed_goto_marketing
+
+    seeded = seed_goto_marketing()
     job = services.start_sync(integration, trigger="demo")
-    return {"message": message, "sync_job": job.pk}
+    return {"message": message, "sync_job": job.pk, **seeded}

@@ -7,6 +7,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -81,7 +82,8 @@ def seed_demo(contact_count: int = 1000, seed: int = 42) -> dict[str, int]:
         Contact.objects.filter(pk__in=dnc).update(do_not_contact=True, dnc_reason="Unsubscribed", dnc_at=now)
         _backdate(created_at)
     sent = seed_emails(ids[:40])
-    return {"contacts": len(ids), "activities": written, "emails_sent": sent}
+    marketing = seed_marketing()
+    return {"contacts": len(ids), "activities": written, "emails_sent": sent, **marketing}
 
 
 DEMO_FOOTER = ('<p style="font-size:12px;color:#666"><a href="{webview_url}">View in your browser</a> · '
@@ -117,6 +119,79 @@ def seed_emails(contact_ids: list[int]) -> int:
     })
     result = send_batch(welcome, contact_ids, dedupe_prefix=f"demo:{welcome.pk}", owner="demo")
     return len(result.sent)
+
+
+PEOPLE_FIELDS = [
+    {"key": "email", "label": "E-mail", "type": "email", "required": True, "contact_field": "email"},
+    {"key": "first_name", "label": "First name", "type": "text", "required": True, "contact_field": "first_name"},
+    {"key": "last_name", "label": "Last name", "type": "text", "required": True, "contact_field": "last_name"},
+]
+
+DEMO_SEGMENTS = [
+    ("Newsletter subscribers", "Contacts who asked for the newsletter.",
+     [{"filter": "contact.custom.newsletter", "operator": "eq", "value": True},
+      {"filter": "contact.do_not_contact", "operator": "eq", "value": False}]),
+    ("Hot leads", "50 points or more.", [{"filter": "contact.points", "operator": "gte", "value": 50}]),
+]
+
+# Their filters need a connected GoTo account: seeded by the demo's connection job.
+DEMO_GOTO_SEGMENTS = [
+    ("Webinar registrants", "Registered for any GoToWebinar webinar (filled by the GoTo sync).",
+     [{"filter": "goto.webinar.registered", "operator": "ever", "value": {"values": ["any"]}}]),
+    ("Webinar no-shows", "Registered for a webinar that is over, and did not attend.",
+     [{"filter": "goto.webinar.not_attended", "operator": "ever", "value": {"values": ["any"]}}]),
+]
+
+
+def _ensure_segments(specs) -> dict[str, Any]:
+    from liaison.segments.models import Segment
+    from liaison.segments.services import save_segment
+
+    found = {s.name: s for s in Segment.objects.filter(name__in=[name for name, _, _ in specs])}
+    return {name: found.get(name) or save_segment({"name": name, "description": description,
+                                                   "filters": {"match": "all", "rules": rules}})
+            for name, description, rules in specs}
+
+
+def _ensure_form(data: dict[str, Any]) -> int:
+    from liaison.webforms.models import Form
+    from liaison.webforms.services import save_form
+
+    if Form.objects.filter(name=data["name"]).exists():
+        return 0
+    save_form(data)
+    return 1
+
+
+def seed_marketing() -> dict[str, int]:
+    """Segments and a form to start from: a newsletter list, hot leads, a contact form."""
+    segments = _ensure_segments(DEMO_SEGMENTS)
+    forms = _ensure_form({
+        "name": "Contact us", "success_message": "Thank you! We will get back to you shortly.",
+        "fields": [*PEOPLE_FIELDS,
+                   {"key": "company", "label": "Company", "type": "text", "contact_field": "company"},
+                   {"key": "message", "label": "Your message", "type": "textarea"},
+                   {"key": "newsletter", "label": "Send me the newsletter", "type": "checkbox",
+                    "contact_field": "custom.newsletter"}],
+        "actions": [{"key": "contact.points", "config": {"points": 10, "reason": "Wrote to us"}},
+                    {"key": "segments.add", "config": {"segment_id": segments["Hot leads"].pk}}],
+    })
+    return {"segments": len(segments), "forms": forms}
+
+
+def seed_goto_marketing() -> dict[str, int]:
+    """Once the demo GoTo account is connected: webinar segments and a webinar registration form."""
+    segments = _ensure_segments(DEMO_GOTO_SEGMENTS)
+    forms = _ensure_form({
+        "name": "Webinar registration", "success_message": "You are registered: your join link is on its way.",
+        "fields": [*PEOPLE_FIELDS,
+                   {"key": "webinar", "label": "Webinar", "type": "goto.webinar.upcoming", "required": True,
+                    "config": {"multiple": False}}],
+        "actions": [{"key": "goto.webinar.register", "config": {}},
+                    {"key": "contact.points", "config": {"points": 20,
+                                                         "reason": "Registered through the webinar form"}}],
+    })
+    return {"segments": len(segments), "forms": forms}
 
 
 def _ascii(name: str) -> str:
