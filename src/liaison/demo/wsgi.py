@@ -6,7 +6,7 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "liaison.settings")
 
-from liaison.wsgi import application as liaison_application  # noqa: E402
+from liaison.wsgi import application as liaison_application
 
 
 class SandboxDispatcher:
