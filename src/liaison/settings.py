@@ -33,6 +33,8 @@ INSTALLED_APPS = [
     "liaison.emails",
     "liaison.segments",
     "liaison.webforms",
+    "liaison.campaigns",
+    "liaison.points",
     "liaison.webhooks",
     "liaison.integrations",
     "liaison.integrations.goto",

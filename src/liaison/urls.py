@@ -12,6 +12,8 @@ urlpatterns = [
     path("", include("liaison.emails.urls")),
     path("", include("liaison.segments.urls")),
     path("", include("liaison.webforms.urls")),
+    path("", include("liaison.campaigns.urls")),
+    path("", include("liaison.points.urls")),
     path("", include("liaison.integrations.urls")),
     path("", include("liaison.webhooks.urls")),
     path("api/", api.urls),

@@ -22,21 +22,25 @@ errors.install(api)
 
 
 def _mount() -> None:
+    from liaison.campaigns.api import router as campaigns_router
     from liaison.contacts.api import router as contacts_router
     from liaison.core.api import router as core_router
     from liaison.core.contributions import IntegrationSpec
     from liaison.core.registry import registry
     from liaison.emails.api import router as emails_router
     from liaison.integrations.api import router as integrations_router
+    from liaison.points.api import router as points_router
     from liaison.segments.api import router as segments_router
     from liaison.users.api import router as users_router
     from liaison.webforms.api import router as webforms_router
     from liaison.webhooks.api import router as webhooks_router
 
+    api.add_router("", campaigns_router)
     api.add_router("", contacts_router)
     api.add_router("", core_router)
     api.add_router("", emails_router)
     api.add_router("", integrations_router)
+    api.add_router("", points_router)
     api.add_router("", users_router)
     api.add_router("", segments_router)
     api.add_router("", webforms_router)
