@@ -11,8 +11,9 @@ class TestappConfig(AppConfig):
     def ready(self) -> None:
         from liaison.core.contributions import TimelineKind
         from liaison.core.registry import registry
-        from tests.testapp.emails import EXAMPLE_TOKEN, EXAMPLE_VALIDATOR
+        from tests.testapp.campaign_steps import example_steps
         from tests.testapp.contributions import example_contributions
+        from tests.testapp.emails import EXAMPLE_TOKEN, EXAMPLE_VALIDATOR
         from tests.testapp.spec import ExampleBasicSpec, ExampleSpec
 
         registry.register(
@@ -22,4 +23,5 @@ class TestappConfig(AppConfig):
             EXAMPLE_TOKEN,
             EXAMPLE_VALIDATOR,
             *example_contributions(),
+            *example_steps(),
         )
