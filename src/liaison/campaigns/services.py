@@ -442,6 +442,10 @@ def publish_problems(campaign: Campaign) -> dict[str, list[str]]:
     return problems
 
 
+def _request_run(campaign: Campaign) -> None:
+    transaction.on_commit(lambda: run_now(campaign))
+
+
 @transaction.atomic
 def publish(campaign: Campaign) -> Campaign:
     problems = publish_problems(campaign)
@@ -453,6 +457,7 @@ def publish(campaign: Campaign) -> Campaign:
     campaign.published_at = campaign.published_at or now
     campaign.updated_at = now
     campaign.save(update_fields=["status", "published_at", "updated_at"])
+    _request_run(campaign)
     return campaign
 
 
@@ -472,6 +477,29 @@ def resume(campaign: Campaign) -> Campaign:
     return publish(campaign)
 
 
+def run_now(campaign: Campaign | None = None, user=None):
+    """Queue the executor for one campaign (or all published ones); returns the job."""
+    from liaison.core import jobs
+
+    if campaign is not None and not campaign.is_published:
+        raise LiaisonError("Publish the campaign first: only published campaigns run.")
+    params = {"campaign_id": campaign.pk} if campaign else {}
+    label = f"Run campaign “{campaign.name}”" if campaign else "Run campaigns"
+    return jobs.enqueue(RUN_JOB, params, label=label, user=user)
+
+
+@transaction.atomic
+def stop_enrollments(campaign: Campaign, contact_ids) -> int:
+    """Take contacts out of a campaign: their runs in progress are skipped. Returns how many."""
+    now = timezone.now()
+    enrollments = Enrollment.objects.filter(campaign=campaign, contact_id__in=list(contact_ids),
+                                            status=Enrollment.Status.ACTIVE)
+    ids = list(enrollments.values_list("pk", flat=True))
+    StepRun.objects.filter(enrollment_id__in=ids, status__in=StepRun.OPEN).update(
+        status=StepRun.Status.SKIPPED, message="Taken out of the campaign.", finished_at=now, claim="")
+    return Enrollment.objects.filter(pk__in=ids).update(status=Enrollment.Status.STOPPED, completed_at=now)
+
+
 # -- the tree and its statistics -----------------------------------------------------------
 
 def summarize(key: str, config: Mapping[str, Any]) -> str:
@@ -482,7 +510,7 @@ def summarize(key: str, config: Mapping[str, Any]) -> str:
         return definition.summary(definition.parse(config))
     except PydanticValidationError:
         return f"{definition.label} (its settings need attention)"
-    except Exception:  # noqa: BLE001 - a summary reads other apps' data; never break the builder
+    except Exception:
         return definition.label
 
 
