@@ -69,7 +69,7 @@ def test_condition_branches(clock):
 
 
 def test_relative_delay_waits_with_a_frozen_clock(clock):
-    segment, contacts = audience("Ada")
+    segment, _ = audience("Ada")
     found = campaign(segment, [("example.tag", {"tag": "first"}, {}, {
         "": [("example.tag", {"tag": "later"}, {"delay": "relative", "delay_amount": 2, "delay_unit": "days"})]})])
     run(found)
@@ -167,7 +167,7 @@ def test_start_event_enrols_once_per_fact(clock):
 
 
 def test_a_failed_step_keeps_the_providers_words_and_stops_the_branch(clock):
-    segment, (ada, bob) = audience("Ada", "Bob")
+    segment, (ada, _bob) = audience("Ada", "Bob")
     example.OUTCOMES[ada.email] = "fail"
     found = campaign(segment, [("example.tag", {"tag": "crm"}, {}, {"": [("example.tag", {"tag": "next"})]})])
     counts = run(found)
@@ -203,7 +203,7 @@ def test_a_transient_failure_is_retried_then_failed_with_its_reason(clock):
 
 
 def test_a_batch_raising_retryable_error_then_succeeding(clock):
-    segment, contacts = audience("Ada", "Bob")
+    segment, _ = audience("Ada", "Bob")
     example.OUTCOMES["*"] = "raise"
     found = campaign(segment, [("example.tag", {"tag": "crm"})])
     run(found)
@@ -225,7 +225,7 @@ def test_at_most_once_by_constraint(clock):
 
 
 def test_a_run_interrupted_by_a_crash_is_not_repeated(clock):
-    segment, (ada, bob) = audience("Ada", "Bob")
+    segment, _ = audience("Ada", "Bob")
     found = campaign(segment, [("example.tag", {"tag": "crm"}), ("example.idempotent", {"tag": "again"})])
     executor.enrol_audiences(found, timezone.now())
     tag, again = found.steps.order_by("position")

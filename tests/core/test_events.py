@@ -117,12 +117,13 @@ def test_a_backlog_entry_that_fails_again_backs_off_further():
         assert entry.attempts == 2 and entry.retry_at > before + timedelta(seconds=60)
 
 
-def test_pending_events_survive_a_lost_dispatch_and_the_schedule_picks_them_up():
+def test_pending_events_survive_a_lost_dispatch_and_the_schedule_picks_them_up(monkeypatch):
     from liaison.core.models import Schedule
 
     seen = Recorder()
-    with registry.override(TEST_EVENT):
-        events.announce("tests.waved", [1], ref="tests:wave:1")  # no consumer yet: stays pending
+    with registry.override(TEST_EVENT), monkeypatch.context() as lost:
+        lost.setattr(events, "request_dispatch", lambda: None)  # the dispatch message is lost
+        events.announce("tests.waved", [1], ref="tests:wave:1")
     assert events.pending_count() == 1
     schedule = Schedule.objects.get(owner_key=f"builtin:{events.JOB_KIND}")
     assert schedule.kind == events.JOB_KIND and schedule.cron == "* * * * *"

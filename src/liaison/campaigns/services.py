@@ -510,7 +510,7 @@ def summarize(key: str, config: Mapping[str, Any]) -> str:
         return definition.summary(definition.parse(config))
     except PydanticValidationError:
         return f"{definition.label} (its settings need attention)"
-    except Exception:
+    except Exception:  # noqa: BLE001 - a summary reads other apps' data; never break the builder
         return definition.label
 
 
