@@ -3,7 +3,8 @@ from django.apps import AppConfig
 
 class TestappConfig(AppConfig):
     """Test-only contributions: the Example CRM integration, its timeline kind, e-mail token and
-    validator, and a segment filter, form field type, form action and form validator of its own."""
+    validator, and a segment filter, form field type, form action, form validator and campaign
+    action of its own."""
 
     name = "tests.testapp"
     label = "testapp"
@@ -15,6 +16,7 @@ class TestappConfig(AppConfig):
         from tests.testapp.contributions import example_contributions
         from tests.testapp.emails import EXAMPLE_TOKEN, EXAMPLE_VALIDATOR
         from tests.testapp.spec import ExampleBasicSpec, ExampleSpec
+        from tests.testapp.steps import example_steps
 
         registry.register(
             ExampleSpec(),
