@@ -16,7 +16,7 @@ class TestappConfig(AppConfig):
         from tests.testapp.contributions import example_contributions
         from tests.testapp.emails import EXAMPLE_TOKEN, EXAMPLE_VALIDATOR
         from tests.testapp.spec import ExampleBasicSpec, ExampleSpec
-        from tests.testapp.steps import example_steps
+        from tests.testapp.steps import push_steps
 
         registry.register(
             ExampleSpec(),
@@ -26,4 +26,5 @@ class TestappConfig(AppConfig):
             EXAMPLE_VALIDATOR,
             *example_contributions(),
             *example_steps(),
+            *push_steps(),
         )

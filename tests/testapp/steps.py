@@ -1,4 +1,4 @@
-"""A test-only campaign action (points triggers run it; campaigns could too).
+"""A test-only campaign action with choices for its settings (point triggers run it).
 
 "Push to Example CRM" records each target it is given, refuses the addresses listed in
 its config with the provider's own words, and raises a retryable failure while the test
@@ -55,6 +55,6 @@ class PushToExample(CampaignStep):
         return f"Push to Example CRM ({LISTS.get(config.crm_list, config.crm_list)})"
 
 
-def example_steps() -> list[CampaignStep]:
+def push_steps() -> list[CampaignStep]:
     return [PushToExample(key="example.push", label="Push to Example CRM", step_kind="action", group="Example",
                           config_schema=PushConfig, idempotent=True)]

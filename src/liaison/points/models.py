@@ -114,4 +114,5 @@ class TriggerFiring(models.Model):
     class Meta:
         ordering = ["-fired_at", "-id"]
         constraints = [models.UniqueConstraint(fields=["trigger", "contact"], name="trigger_firing_once")]
-        indexes = [models.Index(fields=["trigger", "status"], name="trigger_firing_status")]
+        indexes = [models.Index(fields=["trigger", "status"], name="trigger_firing_status"),
+                   models.Index(fields=["trigger", "-fired_at"], name="trigger_firing_log")]

@@ -179,7 +179,7 @@ def delete_rule(rule: PointRule) -> None:
 def rule_rows(qs=None):
     """Rules with their award counts and last award, in one query."""
     qs = PointRule.objects.all() if qs is None else qs
-    return qs.annotate(award_count=Count("awards"), last_award=Max("awards__awarded_at"))
+    return qs.annotate(award_count=Count("awards"), last_award=Max("awards__awarded_at")).order_by("name", "id")
 
 
 def describe_rule(rule: PointRule) -> str:
@@ -696,9 +696,17 @@ def firing_rows(trigger: PointTrigger, status: str = "", q: str = ""):
     return qs
 
 
-def trigger_counts(trigger: PointTrigger) -> dict[str, int]:
-    counts = dict(trigger.firings.values_list("status").annotate(n=Count("pk")).values_list("status", "n"))
-    return {s: counts.get(s, 0) for s in TriggerFiring.Status.values}
+def firing_counts(trigger_ids: Iterable[int]) -> dict[int, dict[str, int]]:
+    """{trigger id: {status: count, "waiting": queued + retrying}}, in one query."""
+    found: dict[int, dict[str, int]] = {}
+    rows = (TriggerFiring.objects.filter(trigger_id__in=list(trigger_ids)).values("trigger_id", "status")
+            .annotate(n=Count("pk")).values_list("trigger_id", "status", "n"))
+    for trigger_id, status, n in rows:
+        counts = found.setdefault(trigger_id, {})
+        counts[status] = n
+        if status in TriggerFiring.OPEN:
+            counts["waiting"] = counts.get("waiting", 0) + n
+    return found
 
 
 def describe_actions(actions: list[Mapping[str, Any]]) -> list[str]:
