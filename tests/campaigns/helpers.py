@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from liaison.campaigns import executor, services
 from liaison.campaigns.models import Campaign, StepRun
-from liaison.segments.models import Membership, Segment
+from liaison.segments.models import Segment
+from liaison.segments.services import add_static
 from tests.factories import ContactFactory
 
 
@@ -12,7 +13,7 @@ def audience(*names: str, segment: Segment | None = None):
     """A segment whose members have these first names (one contact each); (segment, contacts)."""
     segment = segment or Segment.objects.create(name=f"Audience {Segment.objects.count() + 1}")
     contacts = [ContactFactory(first_name=name) for name in names]
-    Membership.objects.bulk_create([Membership(segment=segment, contact=c) for c in contacts])
+    add_static(segment, [c.pk for c in contacts])  # members whatever the (empty) filters say
     return segment, contacts
 
 

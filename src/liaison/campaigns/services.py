@@ -477,7 +477,7 @@ def resume(campaign: Campaign) -> Campaign:
     return publish(campaign)
 
 
-def run_now(campaign: Campaign | None = None, user=None):
+def run_now(campaign: Campaign | None = None, user=None, dispatch_now: bool = True):
     """Queue the executor for one campaign (or all published ones); returns the job."""
     from liaison.core import jobs
 
@@ -485,7 +485,7 @@ def run_now(campaign: Campaign | None = None, user=None):
         raise LiaisonError("Publish the campaign first: only published campaigns run.")
     params = {"campaign_id": campaign.pk} if campaign else {}
     label = f"Run campaign “{campaign.name}”" if campaign else "Run campaigns"
-    return jobs.enqueue(RUN_JOB, params, label=label, user=user)
+    return jobs.enqueue(RUN_JOB, params, label=label, user=user, dispatch_now=dispatch_now)
 
 
 @transaction.atomic
@@ -520,7 +520,7 @@ def step_stats(campaign: Campaign) -> dict[int, dict[str, int]]:
     rows = (StepRun.objects.filter(campaign=campaign).values("step_id", "status", "branch")
             .annotate(n=Count("id")).order_by())
     for row in rows:
-        entry = stats.setdefault(row["step_id"], _empty_stats())
+        entry = stats.setdefault(row["step_id"], empty_stats())
         entry[row["status"]] += row["n"]
         entry["total"] += row["n"]
         if row["branch"] in ("yes", "no"):
@@ -528,7 +528,7 @@ def step_stats(campaign: Campaign) -> dict[int, dict[str, int]]:
     return stats
 
 
-def _empty_stats() -> dict[str, int]:
+def empty_stats() -> dict[str, int]:
     return dict.fromkeys([*StepRun.Status.values, "yes", "no", "total"], 0)
 
 
@@ -556,7 +556,7 @@ def node(step: Step, stats: Mapping[int, Mapping[str, int]] | None = None) -> di
         "timeout_text": step.describe_timeout(),
         "unavailable": ("This step's app or integration is not installed." if definition is None
                         else definition.unavailable_reason() or ""),
-        "stats": dict((stats or {}).get(step.pk) or _empty_stats()),
+        "stats": dict((stats or {}).get(step.pk) or empty_stats()),
     }
 
 
