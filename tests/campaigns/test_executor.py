@@ -328,3 +328,53 @@ def test_stop_enrollments_skips_what_is_left(clock):
     run(found)
     assert [c["email"] for c in example.CALLS] == [bob.email]
     assert runs(found, contact=ada).get().status == "skipped"
+
+
+def test_an_enrollment_completes_when_every_path_is_over(clock):
+    segment, _ = audience("Ada")
+    found = campaign(segment, [("example.tag", {"tag": "now"}),
+                               ("example.tag", {"tag": "later"}, {"delay": "relative", "delay_amount": 1,
+                                                                  "delay_unit": "hours"})])
+    run(found)
+    assert Enrollment.objects.get().status == "active"
+    clock.move_to(T0 + timedelta(hours=1))
+    run(found)
+    enrollment = Enrollment.objects.get()
+    assert (enrollment.status, enrollment.completed_at) == ("completed", T0 + timedelta(hours=1))
+
+
+def test_pausing_stops_between_batches(clock):
+    segment, _ = audience(*["Ada"] * 120)  # example.tag runs 50 at a time
+    found = campaign(segment, [("example.tag", {"tag": "a"})])
+    original = example.TagAction.run
+
+    def pause_after_first_batch(self, targets, config):
+        services.pause(found)
+        return original(self, targets, config)
+
+    example.TagAction.run = pause_after_first_batch
+    try:
+        run(found)
+    finally:
+        example.TagAction.run = original
+    assert statuses(found) == {"done": 50, "pending": 70}
+    services.resume(found)
+    run(found)
+    assert statuses(found) == {"done": 120}
+
+
+def test_a_campaign_deleted_during_a_pass_stops_it(clock):
+    segment, _ = audience("Ada", "Bob")
+    found = campaign(segment, [("example.tag", {"tag": "a"}, {}, {"": [("example.tag", {"tag": "b"})]})])
+    original = example.TagAction.run
+
+    def delete_campaign(self, targets, config):
+        found.delete()
+        return original(self, targets, config)
+
+    example.TagAction.run = delete_campaign
+    try:
+        counts = run(found)
+    finally:
+        example.TagAction.run = original
+    assert counts.executed == 2 and not StepRun.objects.exists()

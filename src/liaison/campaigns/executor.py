@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import DateTimeField as DateTimeOutput
 from django.db.models import Exists, F, JSONField, OuterRef, Q, Subquery, Value
 from django.db.models import IntegerField as IntegerOutput
@@ -236,12 +236,16 @@ class Tree:
 
 
 def complete_finished(enrollment_ids: Iterable[int], now: datetime) -> None:
-    """Mark enrollments with nothing left to do as completed (one UPDATE per chunk)."""
+    """Mark enrollments with nothing left to do as completed (a SELECT and an UPDATE per chunk)."""
     ids = sorted(set(enrollment_ids))
-    open_runs = StepRun.objects.filter(enrollment=OuterRef("pk"), status__in=StepRun.OPEN)
     for start in range(0, len(ids), 5000):
-        Enrollment.objects.filter(pk__in=ids[start:start + 5000], status=Enrollment.Status.ACTIVE).exclude(
-            Exists(open_runs)).update(status=Enrollment.Status.COMPLETED, completed_at=now)
+        chunk = ids[start:start + 5000]
+        still_open = set(StepRun.objects.filter(enrollment_id__in=chunk, status__in=StepRun.OPEN)
+                         .values_list("enrollment_id", flat=True).distinct().order_by())
+        over = [pk for pk in chunk if pk not in still_open]
+        if over:
+            Enrollment.objects.filter(pk__in=over, status=Enrollment.Status.ACTIVE).update(
+                status=Enrollment.Status.COMPLETED, completed_at=now)
 
 
 # -- running steps -------------------------------------------------------------------------
@@ -344,6 +348,8 @@ def finish(tree: Tree, step: Step, outcomes: list[Outcome], now: datetime, token
         return
     summary = step.name or _summary(step)
     with writer(), transaction.atomic():
+        if not Campaign.objects.filter(pk=step.campaign_id).exists():
+            return  # deleted meanwhile (with its runs): nothing to write
         update_rows(StepRun, ["status", "message", "branch", "attempts", "due_at", "finished_at", "claim", "data"],
                     [(o.status, o.message[:5000], o.branch, o.attempts, o.due_at or now,
                       now if o.status in (StepRun.Status.DONE, StepRun.Status.FAILED, StepRun.Status.SKIPPED) else None,
@@ -358,7 +364,9 @@ def finish(tree: Tree, step: Step, outcomes: list[Outcome], now: datetime, token
                           tree.children_of)
         finished = [o for o in outcomes if o.status != StepRun.Status.PENDING]
         record_activities(_activity(tree.campaign, step, summary, o, now) for o in finished)
-        complete_finished((o.enrollment_id for o in finished), now)
+        # Only a run that leads nowhere may end its enrollment (other branches may still be open).
+        complete_finished((o.enrollment_id for o in finished
+                           if o.status != StepRun.Status.DONE or not tree.children_of(step.pk, o.branch)), now)
 
 
 def _summary(step: Step) -> str:
@@ -409,6 +417,8 @@ def run_step(tree: Tree, step: Step, counts: Counts, now: datetime, check: Calla
     while True:
         if check:
             check()
+        if not Campaign.objects.filter(pk=step.campaign_id, status=Campaign.Status.PUBLISHED).exists():
+            return executed  # paused (or deleted) meanwhile: the rest waits
         token, runs = _claim(step, size, now)
         if not runs:
             return executed
@@ -660,8 +670,15 @@ def run(campaign_id: int | None = None, *, progress: Callable[[Counts, str], Non
                     tree = Tree(campaign)
                     step = tree.steps.get(step_id)
                     if step is None:
+                        blocked.add(step_id)
                         continue
-                if not run_step(tree, step, counts, now, check):
+                try:
+                    executed = run_step(tree, step, counts, now, check)
+                except IntegrityError:
+                    if Campaign.objects.filter(pk=campaign.pk).exists():
+                        raise
+                    break  # deleted during the batch: its runs went with it
+                if not executed:
                     blocked.add(step_id)
                 if progress:
                     progress(counts, campaign.name)
