@@ -378,3 +378,36 @@ def test_a_campaign_deleted_during_a_pass_stops_it(clock):
     finally:
         example.TagAction.run = original
     assert counts.executed == 2 and not StepRun.objects.exists()
+
+
+@pytest.mark.parametrize("exit_on_leave", [True, False])
+def test_leaving_the_audience(clock, exit_on_leave):
+    segment, (ada, bob) = audience("Ada", "Bob")
+    found = campaign(segment, [("example.tag", {"tag": "later"}, {"delay": "relative", "delay_amount": 1,
+                                                                 "delay_unit": "days"})],
+                     exit_on_leave=exit_on_leave)
+    run(found)
+    Membership.objects.filter(segment=segment, contact=ada).delete()
+    clock.move_to(T0 + timedelta(days=1))
+    counts = run(found)
+    ada_run = runs(found, contact=ada).get()
+    if exit_on_leave:
+        assert counts.left == 1 and [c["email"] for c in example.CALLS] == [bob.email]
+        assert (ada_run.status, ada_run.message) == ("skipped", "Left the campaign's audience.")
+        assert Enrollment.objects.get(contact=ada).status == "stopped"
+    else:
+        assert counts.left == 0 and len(example.CALLS) == 2 and ada_run.status == "done"
+
+
+def test_leaving_does_not_stop_contacts_who_came_from_an_event(clock):
+    segment, (ada,) = audience("Ada")
+    found = campaign(segment, [("example.tag", {"tag": "later"}, {"delay": "relative", "delay_amount": 1,
+                                                                 "delay_unit": "hours"})],
+                     starts=[{"key": "example.clicked", "config": {}}])
+    _, (bob,) = audience("Bob")
+    _click([bob])
+    run(found)
+    assert Enrollment.objects.count() == 2
+    clock.move_to(T0 + timedelta(hours=1))
+    run(found)
+    assert sorted(c["email"] for c in example.CALLS) == sorted([ada.email, bob.email])

@@ -43,6 +43,8 @@ class CampaignIn(Schema):
     description: str | None = PydanticField(None, max_length=10_000)
     reentry: Reentry | None = PydanticField(None, description="never: once; rejoin: again after leaving and "
                                                               "rejoining the audience; always: again after each run")
+    exit_on_leave: bool | None = PydanticField(None, description="Take contacts out when they leave the audience "
+                                                                 "(default: yes).")
     audiences: list[AudienceIn] | None = PydanticField(None, max_length=50)
     starts: list[StartIn] | None = PydanticField(None, max_length=50)
 
@@ -53,6 +55,7 @@ class CampaignOut(Schema):
     description: str
     status: str
     reentry: str
+    exit_on_leave: bool
     audiences: list[dict[str, Any]]
     starts: list[dict[str, Any]]
     sources: list[str]

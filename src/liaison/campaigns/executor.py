@@ -65,6 +65,7 @@ INTERRUPTED = ("Interrupted: the worker stopped while this step ran. It is not r
 @dataclass
 class Counts:
     enrolled: int = 0
+    left: int = 0
     executed: int = 0
     done: int = 0
     failed: int = 0
@@ -76,7 +77,7 @@ class Counts:
     blocked: dict[int, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"enrolled": self.enrolled, "executed": self.executed, "done": self.done, "failed": self.failed,
+        return {"enrolled": self.enrolled, "left": self.left, "executed": self.executed, "done": self.done, "failed": self.failed,
                 "retried": self.retried, "waiting": self.waiting, "timed_out": self.timed_out,
                 "recovered": self.recovered, "interrupted": self.interrupted,
                 "blocked": {str(k): v for k, v in self.blocked.items()}}
@@ -617,6 +618,37 @@ def enrol_contacts(campaign: Campaign, contact_ids: Iterable[int], now: datetime
     return [pk for pk, _, _ in new]
 
 
+# -- leaving -------------------------------------------------------------------------------
+
+def stop(enrollment_ids: list[int], now: datetime, reason: str) -> int:
+    """End these enrollments: their open runs are skipped with ``reason``. Returns how many ended."""
+    stopped = 0
+    with writer(), transaction.atomic():
+        for start in range(0, len(enrollment_ids), 5000):
+            chunk = enrollment_ids[start:start + 5000]
+            StepRun.objects.filter(enrollment_id__in=chunk, status__in=StepRun.OPEN).update(
+                status=StepRun.Status.SKIPPED, message=reason, finished_at=now, claim="")
+            stopped += Enrollment.objects.filter(pk__in=chunk, status=Enrollment.Status.ACTIVE).update(
+                status=Enrollment.Status.STOPPED, completed_at=now)
+    return stopped
+
+
+def release_leavers(campaign: Campaign, now: datetime) -> int:
+    """Contacts enrolled from the audience who are no longer in it leave the campaign (one query to find them)."""
+    if not campaign.exit_on_leave or not campaign.audiences:
+        return 0
+    in_audience = Q()
+    for item in campaign.audiences:
+        audience = registry.find(Audience, item.get("key", ""))
+        if audience is None or audience.unavailable_reason(item.get("values") or []) is not None:
+            return 0  # cannot tell who left: nobody is taken out
+        in_audience |= Q(audience.to_q(item.get("values") or []))
+    member = Contact.objects.filter(pk=OuterRef("contact_id")).filter(in_audience)
+    ids = list(Enrollment.objects.filter(campaign=campaign, status=Enrollment.Status.ACTIVE, source="audience")
+               .exclude(Exists(member)).values_list("pk", flat=True))
+    return stop(ids, now, "Left the campaign's audience.") if ids else 0
+
+
 # -- crash recovery ------------------------------------------------------------------------
 
 def recover(campaign: Campaign, tree: Tree, now: datetime, counts: Counts,
@@ -652,6 +684,7 @@ def run(campaign_id: int | None = None, *, progress: Callable[[Counts, str], Non
     for campaign in campaigns:
         now = timezone.now()
         tree = Tree(campaign)
+        counts.left += release_leavers(campaign, now)
         counts.enrolled += enrol_audiences(campaign, now)
         recover(campaign, tree, now, counts, recover_after)
         time_out(campaign, tree, now, counts)

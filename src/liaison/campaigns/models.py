@@ -38,6 +38,9 @@ class Campaign(models.Model):
     reentry = models.CharField(max_length=10, choices=Reentry.choices, default=Reentry.NEVER)
     # [{"key": "segments.segment", "values": ["3", "4"]}]
     audiences = models.JSONField(default=list, blank=True)
+    # Contacts enrolled from an audience are taken out when they are no longer in it (Mautic's way).
+    exit_on_leave = models.BooleanField(
+        default=True, help_text="Take contacts out of the campaign when they leave its audience.")
     # [{"key": "webforms.submits", "config": {...}}]: start decisions (can_start=True)
     starts = models.JSONField(default=list, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,

@@ -142,6 +142,8 @@ def save_campaign(data: Mapping[str, Any], campaign: Campaign | None = None, use
             errors["reentry"] = [f"One of: {', '.join(Campaign.Reentry.values)}."]
         else:
             campaign.reentry = reentry
+    if "exit_on_leave" in data:
+        campaign.exit_on_leave = bool(data.get("exit_on_leave"))
     if "audiences" in data:
         campaign.audiences = _clean_audiences(data.get("audiences"), errors)
     if "starts" in data:
@@ -488,16 +490,13 @@ def run_now(campaign: Campaign | None = None, user=None, dispatch_now: bool = Tr
     return jobs.enqueue(RUN_JOB, params, label=label, user=user, dispatch_now=dispatch_now)
 
 
-@transaction.atomic
 def stop_enrollments(campaign: Campaign, contact_ids) -> int:
     """Take contacts out of a campaign: their runs in progress are skipped. Returns how many."""
-    now = timezone.now()
-    enrollments = Enrollment.objects.filter(campaign=campaign, contact_id__in=list(contact_ids),
-                                            status=Enrollment.Status.ACTIVE)
-    ids = list(enrollments.values_list("pk", flat=True))
-    StepRun.objects.filter(enrollment_id__in=ids, status__in=StepRun.OPEN).update(
-        status=StepRun.Status.SKIPPED, message="Taken out of the campaign.", finished_at=now, claim="")
-    return Enrollment.objects.filter(pk__in=ids).update(status=Enrollment.Status.STOPPED, completed_at=now)
+    from liaison.campaigns.executor import stop
+
+    ids = Enrollment.objects.filter(campaign=campaign, contact_id__in=list(contact_ids),
+                                    status=Enrollment.Status.ACTIVE).values_list("pk", flat=True)
+    return stop(list(ids), timezone.now(), "Taken out of the campaign.")
 
 
 # -- the tree and its statistics -----------------------------------------------------------
