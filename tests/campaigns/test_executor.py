@@ -411,3 +411,18 @@ def test_leaving_does_not_stop_contacts_who_came_from_an_event(clock):
     clock.move_to(T0 + timedelta(hours=1))
     run(found)
     assert sorted(c["email"] for c in example.CALLS) == sorted([ada.email, bob.email])
+
+
+def test_interrupted_conditions_run_again_and_decisions_wait_again(clock):
+    segment, (ada,) = audience("Ada")
+    found = campaign(segment, [("example.named", {"names": ["Ada"]}),
+                               ("example.clicked", {}, {"timeout_amount": 1, "timeout_unit": "days"})])
+    executor.enrol_audiences(found, timezone.now())
+    condition = found.steps.get(step_kind="condition")
+    executor._claim(condition, 10, timezone.now())
+    runs(found, step__step_kind="decision").update(status="running", claim="dead")
+    clock.move_to(T0 + executor.INTERRUPTED_AFTER)
+    counts = run(found)
+    assert (counts.recovered, counts.interrupted) == (2, 0)
+    assert runs(found, step=condition).get().branch == "yes"
+    assert statuses(found, "example.clicked") == {"waiting": 1}

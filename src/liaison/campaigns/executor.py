@@ -653,14 +653,23 @@ def release_leavers(campaign: Campaign, now: datetime) -> int:
 
 def recover(campaign: Campaign, tree: Tree, now: datetime, counts: Counts,
             older_than: timedelta = INTERRUPTED_AFTER) -> None:
-    """Runs left 'running' by a dead worker: idempotent steps run again, others fail "interrupted"."""
+    """Runs left 'running' by a dead worker. Conditions and idempotent actions run again,
+    decisions wait again (neither has done anything yet); other actions are marked failed
+    "interrupted": they may have been done, and a step runs at most once."""
     stale = StepRun.objects.filter(campaign=campaign, status=StepRun.Status.RUNNING, started_at__lte=now - older_than)
     if not stale.exists():
         return
-    again = [pk for pk, s in tree.steps.items() if (d := _definition(s)) is not None and d.idempotent]
+    again, wait = [], []
+    for pk, step in tree.steps.items():
+        definition = _definition(step)
+        if step.step_kind == Step.Kind.DECISION:
+            wait.append(pk)
+        elif step.step_kind == Step.Kind.CONDITION or (definition is not None and definition.idempotent):
+            again.append(pk)
     with writer(), transaction.atomic():
         counts.recovered += stale.filter(step_id__in=again).update(status=StepRun.Status.PENDING, claim="",
                                                                     due_at=now, message="Interrupted; run again.")
+        counts.recovered += stale.filter(step_id__in=wait).update(status=StepRun.Status.WAITING, claim="")
         lost = list(stale.values("pk", "enrollment_id", "contact_id", "attempts", "step_id"))
     by_step: dict[int, list[dict]] = defaultdict(list)
     for run in lost:
