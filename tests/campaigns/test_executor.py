@@ -426,3 +426,33 @@ def test_interrupted_conditions_run_again_and_decisions_wait_again(clock):
     assert (counts.recovered, counts.interrupted) == (2, 0)
     assert runs(found, step=condition).get().branch == "yes"
     assert statuses(found, "example.clicked") == {"waiting": 1}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_running_at_once_run_each_step_once():
+    import threading
+
+    from django.db import connection
+
+    segment, contacts = audience(*[f"N{i}" for i in range(300)])
+    found = campaign(segment, [("example.tag", {"tag": "a"}, {}, {"": [("example.idempotent", {"tag": "b"})]})])
+    executor.enrol_audiences(found, timezone.now())
+    errors = []
+
+    def worker():
+        try:
+            executor.run(found.pk)
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert len(example.CALLS) == 600
+    assert len({(c["step_id"], c["contact"]) for c in example.CALLS}) == 600
+    assert statuses(found) == {"done": 600}

@@ -161,11 +161,12 @@ def enrol_audiences(campaign: Campaign, now: datetime) -> int:
         if added:
             start_runs(campaign, now)
             new = Enrollment.objects.filter(campaign=campaign, entered_at=now, source="audience")
+            url = campaign_url(campaign)
             record_activities(ActivityInput(contact_id=contact_id, kind=ENTERED_KIND, occurred_at=now,
                                             title=f"Entered campaign “{campaign.name}”",
                                             dedup_key=f"campaigns:enrollment:{pk}", source="campaigns",
                                             data={"campaign_id": campaign.pk, "round": round_,
-                                                  "summary": "From the campaign's audience"})
+                                                  "summary": "From the campaign's audience", "url": url})
                               for pk, contact_id, round_ in new.values_list("pk", "contact_id", "round").iterator())
     return added
 
@@ -364,7 +365,8 @@ def finish(tree: Tree, step: Step, outcomes: list[Outcome], now: datetime, token
         schedule_children(((o.enrollment_id, o.contact_id, step.pk, o.branch) for o in done), step.campaign_id, now,
                           tree.children_of)
         finished = [o for o in outcomes if o.status != StepRun.Status.PENDING]
-        record_activities(_activity(tree.campaign, step, summary, o, now) for o in finished)
+        url = campaign_url(tree.campaign)
+        record_activities(_activity(tree.campaign, step, summary, o, now, url) for o in finished)
         # Only a run that leads nowhere may end its enrollment (other branches may still be open).
         complete_finished((o.enrollment_id for o in finished
                            if o.status != StepRun.Status.DONE or not tree.children_of(step.pk, o.branch)), now)
@@ -376,7 +378,18 @@ def _summary(step: Step) -> str:
     return summarize(step.key, step.config)
 
 
-def _activity(campaign: Campaign, step: Step, summary: str, outcome: Outcome, now: datetime) -> ActivityInput:
+def campaign_url(campaign: Campaign) -> str:
+    """The campaign's page, for the timeline ("" while the pages are not installed)."""
+    from django.urls import NoReverseMatch, reverse
+
+    try:
+        return reverse("campaigns:detail", args=[campaign.pk])
+    except NoReverseMatch:
+        return ""
+
+
+def _activity(campaign: Campaign, step: Step, summary: str, outcome: Outcome, now: datetime,
+              url: str = "") -> ActivityInput:
     if outcome.status == StepRun.Status.FAILED:
         title = f"{campaign.name}: {summary} — failed"
     elif outcome.branch:
@@ -386,7 +399,8 @@ def _activity(campaign: Campaign, step: Step, summary: str, outcome: Outcome, no
     return ActivityInput(contact_id=outcome.contact_id, kind=STEP_KIND, occurred_at=now, title=title,
                          dedup_key=f"campaigns:run:{outcome.run_id}", source="campaigns",
                          data={"campaign_id": campaign.pk, "step_id": step.pk, "status": outcome.status,
-                               "branch": outcome.branch, "summary": outcome.message, "kind": step.step_kind})
+                               "branch": outcome.branch, "summary": outcome.message, "kind": step.step_kind,
+                               "url": url})
 
 
 def _block(step: Step, reason: str, now: datetime, counts: Counts) -> None:
@@ -610,10 +624,12 @@ def enrol_contacts(campaign: Campaign, contact_ids: Iterable[int], now: datetime
                         runs, conflict=["enrollment", "step"])
         elif new:
             complete_finished([pk for pk, _, _ in new], now)
+        url = campaign_url(campaign)
         record_activities(ActivityInput(contact_id=contact_id, kind=ENTERED_KIND, occurred_at=now,
                                         title=f"Entered campaign “{campaign.name}”",
                                         dedup_key=f"campaigns:enrollment:{pk}", source="campaigns",
-                                        data={"campaign_id": campaign.pk, "round": round_, "summary": source})
+                                        data={"campaign_id": campaign.pk, "round": round_, "summary": source,
+                                              "url": url})
                           for pk, contact_id, round_ in new)
     return [pk for pk, _, _ in new]
 
