@@ -576,3 +576,28 @@ def campaign_tree(campaign: Campaign, with_stats: bool = True) -> list[dict[str,
 def next_position(campaign: Campaign, parent: Step | None, branch: str) -> int:
     top = _siblings(campaign, parent, branch).aggregate(m=Max("position"))["m"]
     return 0 if top is None else top + 1
+
+
+# -- for the pages -------------------------------------------------------------------------
+
+def enrolled_counts(campaign_ids) -> dict[int, dict[str, int]]:
+    """Per campaign: contacts enrolled (distinct) and enrollments in progress (one query)."""
+    from django.db.models import Q
+
+    counts = {pk: {"contacts": 0, "active": 0} for pk in campaign_ids}
+    rows = (Enrollment.objects.filter(campaign_id__in=list(counts)).values("campaign_id")
+            .annotate(contacts=Count("contact_id", distinct=True),
+                      active=Count("id", filter=Q(status=Enrollment.Status.ACTIVE))).order_by())
+    for row in rows:
+        counts[row["campaign_id"]] = {"contacts": row["contacts"], "active": row["active"]}
+    return counts
+
+
+def last_run_job(campaign: Campaign):
+    """The latest executor job that ran (or will run) this campaign: its own or the every-minute one."""
+    from django.db.models import Q
+
+    from liaison.core.models import Job
+
+    return (Job.objects.filter(kind=RUN_JOB).filter(Q(params__campaign_id=campaign.pk) | Q(params={}))
+            .order_by("-created_at", "-id").first())
