@@ -9,7 +9,7 @@ class CampaignsConfig(AppConfig):
     def ready(self) -> None:
         from liaison.campaigns import executor
         from liaison.campaigns.services import RUN_JOB
-        from liaison.core.contributions import JobKind, TimelineKind
+        from liaison.core.contributions import JobKind, NavItem, TimelineKind
         from liaison.core.registry import registry
 
         registry.register(
@@ -21,3 +21,5 @@ class CampaignsConfig(AppConfig):
             TimelineKind(key=executor.ENTERED_KIND, label="Entered campaign", icon="⚑", group="Campaigns"),
             TimelineKind(key=executor.STEP_KIND, label="Campaign step", icon="▸", group="Campaigns"),
         )
+        registry.register(NavItem(key="campaigns.campaigns", label="Campaigns", url_name="campaigns:list", order=50,
+                                  active_prefix="/campaigns/"))

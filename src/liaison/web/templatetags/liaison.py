@@ -15,6 +15,7 @@ STATUS_CLASSES = {
     "succeeded": "ok", "connected": "ok", "finished": "ok", "active": "ok", "published": "ok",
     "running": "busy", "queued": "busy", "retrying": "warn", "partial": "warn", "draft": "muted", "new": "muted",
     "failed": "bad", "error": "bad", "cancelled": "muted", "sent": "ok", "sending": "busy", "skipped": "warn",
+    "paused": "warn", "done": "ok", "completed": "ok", "waiting": "busy", "pending": "muted", "stopped": "muted",
 }
 
 
