@@ -72,7 +72,8 @@ def test_create_shows_messages_next_to_fields_and_keeps_the_input(marketer_clien
     found = Campaign.objects.get()
     assert created.status_code == 302 and created["Location"] == f"/campaigns/{found.pk}/"
     assert found.audiences == [{"key": "segments.segment", "values": [str(segment.pk)]}]
-    assert found.reentry == "rejoin" and found.status == "draft"
+    assert found.reentry == "rejoin" and found.status == "draft" and not found.exit_on_leave
+    assert 'name="exit_on_leave" id="id_exit_on_leave" value="1" checked' in form  # on by default
 
 
 def test_a_bad_reentry_is_refused_next_to_its_field(marketer_client):

@@ -130,7 +130,8 @@ def _campaign_values(post) -> dict[str, Any]:
         if values:
             audiences.append({"key": audience.key, "values": values})
     return {"name": post.get("name", ""), "description": post.get("description", ""),
-            "reentry": post.get("reentry", ""), "audiences": audiences, "starts": _starts_from_post(post)}
+            "reentry": post.get("reentry", ""), "exit_on_leave": bool(post.get("exit_on_leave")),
+            "audiences": audiences, "starts": _starts_from_post(post)}
 
 
 def _starts_context(starts, errors=None) -> dict[str, Any]:
@@ -140,8 +141,9 @@ def _starts_context(starts, errors=None) -> dict[str, Any]:
 def _campaign_form(request, campaign=None, values=None, errors=None, status=200):
     if values is None:
         values = {"name": campaign.name, "description": campaign.description, "reentry": campaign.reentry,
-                  "audiences": campaign.audiences, "starts": campaign.starts} if campaign else {
-            "reentry": Campaign.Reentry.NEVER, "audiences": [], "starts": []}
+                  "exit_on_leave": campaign.exit_on_leave, "audiences": campaign.audiences,
+                  "starts": campaign.starts} if campaign else {
+            "reentry": Campaign.Reentry.NEVER, "exit_on_leave": True, "audiences": [], "starts": []}
     flat = _flat(errors or {})
     return render(request, "campaigns/campaign_form.html", {
         "campaign": campaign, "values": values, "errors": flat,
