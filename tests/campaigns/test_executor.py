@@ -414,7 +414,7 @@ def test_leaving_does_not_stop_contacts_who_came_from_an_event(clock):
 
 
 def test_interrupted_conditions_run_again_and_decisions_wait_again(clock):
-    segment, (ada,) = audience("Ada")
+    segment, _ = audience("Ada")
     found = campaign(segment, [("example.named", {"names": ["Ada"]}),
                                ("example.clicked", {}, {"timeout_amount": 1, "timeout_unit": "days"})])
     executor.enrol_audiences(found, timezone.now())
@@ -434,7 +434,7 @@ def test_two_workers_running_at_once_run_each_step_once():
 
     from django.db import connection
 
-    segment, contacts = audience(*[f"N{i}" for i in range(300)])
+    segment, _ = audience(*[f"N{i}" for i in range(300)])
     found = campaign(segment, [("example.tag", {"tag": "a"}, {}, {"": [("example.idempotent", {"tag": "b"})]})])
     executor.enrol_audiences(found, timezone.now())
     errors = []
