@@ -456,3 +456,14 @@ def test_two_workers_running_at_once_run_each_step_once():
     assert len(example.CALLS) == 600
     assert len({(c["step_id"], c["contact"]) for c in example.CALLS}) == 600
     assert statuses(found) == {"done": 600}
+
+
+def test_deleting_the_step_contacts_wait_at_completes_their_run(clock):
+    segment, _ = audience("Ada", "Bob")
+    found = campaign(segment, [("example.tag", {"tag": "now"}),
+                               ("example.tag", {"tag": "later"}, {"delay": "relative", "delay_amount": 1,
+                                                                  "delay_unit": "days"})])
+    run(found)
+    assert set(Enrollment.objects.values_list("status", flat=True)) == {"active"}
+    services.delete_step(found.steps.get(config__tag="later"))
+    assert set(Enrollment.objects.values_list("status", flat=True)) == {"completed"}

@@ -358,8 +358,15 @@ def update_step(step: Step, data: Mapping[str, Any]) -> Step:
 @transaction.atomic
 def delete_step(step: Step) -> None:
     """Delete a step with the steps under it (and what they did: their statistics)."""
+    from liaison.campaigns.executor import complete_finished
+
     campaign, parent_id, branch = step.campaign, step.parent_id, step.branch
+    removed = [step.pk, *_descendant_ids(step)]
+    waiting_here = list(StepRun.objects.filter(step_id__in=removed, status__in=StepRun.OPEN)
+                        .values_list("enrollment_id", flat=True).distinct().order_by())
     step.delete()
+    # Contacts who were only waiting at the removed steps have nothing left to do.
+    complete_finished(waiting_here, timezone.now())
     _renumber(campaign, parent_id, branch)
     _touch(campaign)
 
