@@ -9,6 +9,7 @@ from liaison.campaigns.models import Campaign, Enrollment, Step
 from liaison.core.models import Job
 from liaison.segments.models import Segment
 from tests.campaigns.helpers import audience, campaign, run
+from tests.factories import ContactFactory
 from tests.testapp import campaign_steps as example
 
 pytestmark = pytest.mark.django_db
@@ -397,3 +398,18 @@ def test_readers_look_but_cannot_change(client, reader):
     for path in posts:
         assert client.post(path, {"name": "x", "key": "example.tag", "step-c-tag": "x"}).status_code == 403, path
     assert Step.objects.filter(campaign=found).count() == 3 and Campaign.objects.get().status == "published"
+
+
+def test_the_contact_page_lists_the_contacts_campaigns(marketer_client):
+    segment, contacts = audience("Ada", "Bob")
+    example.OUTCOMES[contacts[0].email] = "fail"
+    found = campaign(segment, [("example.named", {"names": ["Ada"]}, {}, {"yes": [("example.tag", {"tag": "t"})]})],
+                     name="Onboarding")
+    run(found)
+    page = html(marketer_client.get(f"/contacts/{contacts[0].pk}/"))
+    card = page[page.index('id="contact-campaigns"'):]
+    assert f'href="/campaigns/{found.pk}/contacts/?contact={contacts[0].pk}">Onboarding</a>' in card
+    assert "Tag “t” in the Example CRM" in card and "Example CRM: contact is locked by another user" in card
+    assert "In no campaign." in html(marketer_client.get(f"/contacts/{ContactFactory().pk}/"))
+    own = html(marketer_client.get(f"/campaigns/{found.pk}/contacts/?contact={contacts[0].pk}"))
+    assert f'/contacts/{contacts[0].pk}/' in own and f'/contacts/{contacts[1].pk}/' not in own

@@ -21,5 +21,11 @@ class CampaignsConfig(AppConfig):
             TimelineKind(key=executor.ENTERED_KIND, label="Entered campaign", icon="⚑", group="Campaigns"),
             TimelineKind(key=executor.STEP_KIND, label="Campaign step", icon="▸", group="Campaigns"),
         )
+        from liaison.campaigns.views import contact_panel
+        from liaison.core.contributions import ContactPanel
+
         registry.register(NavItem(key="campaigns.campaigns", label="Campaigns", url_name="campaigns:list", order=50,
-                                  active_prefix="/campaigns/"))
+                                  active_prefix="/campaigns/"),
+                          ContactPanel(key="campaigns.contact", label="Campaigns",
+                                       template="campaigns/_contact_panel.html", context=contact_panel,
+                                       slot="sidebar", order=30))

@@ -491,6 +491,9 @@ def enrollment_list(request, pk):
     q = request.GET.get("q", "").strip()
     if q:
         qs = qs.filter(contact__email_key__contains=q.lower())
+    contact = request.GET.get("contact", "")
+    if contact.isdigit() and len(contact) < 19:
+        qs = qs.filter(contact_id=int(contact))
     failed = request.GET.get("failed") == "1"
     if failed:
         qs = qs.filter(runs__status=StepRun.Status.FAILED).distinct()
@@ -503,4 +506,27 @@ def enrollment_list(request, pk):
             for e in page]
     return render(request, "campaigns/enrollment_list.html", {
         "campaign": campaign, "page": page, "rows": rows, "q": q, "status": status, "failed": failed,
+        "contact": contact,
         "statuses": Enrollment.Status.choices, "counts": services.enrollment_stats(campaign)})
+
+
+# -- the contact page ----------------------------------------------------------------------
+
+PANEL_ENROLLMENTS = 10
+
+
+def contact_panel(request, contact) -> dict[str, Any]:
+    """The contact's latest campaign runs, each with its last step (three queries)."""
+    enrollments = list(Enrollment.objects.filter(contact=contact).select_related("campaign")
+                       .order_by("-entered_at", "-id")[:PANEL_ENROLLMENTS + 1])
+    shown = enrollments[:PANEL_ENROLLMENTS]
+    last: dict[int, StepRun] = {}
+    for run in (StepRun.objects.filter(enrollment_id__in=[e.pk for e in shown]).select_related("step")
+                .order_by("created_at", "id")):
+        last[run.enrollment_id] = run
+    rows = []
+    for enrollment in shown:
+        run = last.get(enrollment.pk)
+        rows.append({"enrollment": enrollment, "run": run,
+                     "summary": (run.step.name or services.summarize(run.step.key, run.step.config)) if run else ""})
+    return {"campaign_rows": rows, "more": len(enrollments) > PANEL_ENROLLMENTS}
