@@ -40,4 +40,4 @@ def event(key: str, contacts, ref: str | None = None, **data) -> ContactEvent:
 
 
 def push(list_="vip", refuse=()) -> dict:
-    return {"key": "example.push", "config": {"crm_list": list_, "refuse": list(refuse)}}
+    return {"key": "example.push", "config": {"crm_list": list_, "refuse": ", ".join(refuse)}}

@@ -152,3 +152,19 @@ def test_cli_lists_and_runs_triggers(capsys, crm):
     assert "0 contact(s) reached a trigger." in capsys.readouterr().out
     with pytest.raises(CommandError, match="no trigger #999"):
         call_command("points", "triggers", "run", "--trigger", "999")
+
+
+def test_the_contact_page_shows_awards_triggers_reached_and_the_next_one(marketer_client, run_on_commit, crm):
+    from tests.points.conftest import event
+
+    ann = ContactFactory()
+    services.save_rule({"name": "Waving", "event": "tests.waved", "points": 10})
+    with run_on_commit():
+        services.save_trigger({"name": "Warm", "threshold": 10, "actions": [push(refuse=[ann.email])]})
+        services.save_trigger({"name": "Hot", "threshold": 25, "actions": [push()]})
+    with run_on_commit():
+        services.handle_events([event("tests.waved", [ann])])
+    page = marketer_client.get(f"/contacts/{ann.pk}/").content.decode()
+    card = page[page.index('id="contact-points"'):]
+    assert "Points: 10" in card and "+10" in card and "Waving" in card
+    assert "Warm" in card and "is locked" in card and "15 more to reach" in card

@@ -24,8 +24,8 @@ class PushConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     crm_list: str = Field(title="List", description="The Example CRM list to put the contact in.")
-    refuse: list[str] = Field(default_factory=list, title="Refuse these addresses",
-                              description="Test-only: the CRM answers 'Contact is locked' for them.")
+    refuse: str = Field("", title="Refuse these addresses",
+                        description="Test-only: the CRM answers 'Contact is locked' for them (comma-separated).")
 
 
 @dataclass(eq=False, repr=False)
@@ -38,7 +38,7 @@ class PushToExample(CampaignStep):
         for target in targets:
             CALLS.append({"email": target.contact.email, "list": config.crm_list, "dedupe_key": target.dedupe_key,
                           "source": target.source, "context": dict(target.context)})
-            if target.contact.email in config.refuse:
+            if target.contact.email in {a.strip() for a in config.refuse.split(",")}:
                 results.append(ActionResult(False, f"Example CRM: Contact {target.contact.email} is locked."))
             else:
                 results.append(ActionResult(True, f"Added to {LISTS.get(config.crm_list, config.crm_list)}.",

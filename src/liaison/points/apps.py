@@ -8,10 +8,10 @@ class PointsConfig(AppConfig):
 
     def ready(self) -> None:
         from liaison.contacts import services as contacts
-        from liaison.core.contributions import EventConsumer, JobKind, NavItem, TimelineKind
+        from liaison.core.contributions import ContactPanel, EventConsumer, JobKind, NavItem, TimelineKind
         from liaison.core.errors import RetryableError
         from liaison.core.registry import registry
-        from liaison.points import services
+        from liaison.points import services, views
 
         registry.register(
             NavItem(key="points.points", label="Points", url_name="points:rules", order=60, active_prefix="/points/"),
@@ -24,5 +24,7 @@ class PointsConfig(AppConfig):
             JobKind(key=services.EVALUATE_JOB, label="Evaluate point triggers", run=services.run_evaluate,
                     max_attempts=3, backoff=30,
                     concurrency_key=lambda params: f"points.evaluate:{params.get('trigger_id') or 'all'}"),
+            ContactPanel(key="points.contact", label="Points", template="points/_contact_points.html",
+                         context=views.contact_panel, slot="sidebar", order=20),
         )
         contacts.contacts_changed.connect(services.on_contacts_changed, dispatch_uid="points.on_contacts_changed")

@@ -709,6 +709,17 @@ def firing_counts(trigger_ids: Iterable[int]) -> dict[int, dict[str, int]]:
     return found
 
 
+def contact_points(contact: Contact) -> dict[str, Any]:
+    """What the contact page shows: the last awards, the triggers reached, the next threshold."""
+    reached = list(TriggerFiring.objects.filter(contact=contact).select_related("trigger")[:10])
+    upcoming = (PointTrigger.objects.filter(active=True, threshold__gt=contact.points)
+                .exclude(pk__in=TriggerFiring.objects.filter(contact=contact).values("trigger_id"))
+                .order_by("threshold", "pk").first())
+    return {"awards": list(PointAward.objects.filter(contact=contact).select_related("rule")[:5]),
+            "firings": reached, "next_trigger": upcoming,
+            "to_next": upcoming.threshold - contact.points if upcoming else None}
+
+
 def describe_actions(actions: list[Mapping[str, Any]]) -> list[str]:
     lines = []
     for action in actions or []:

@@ -192,3 +192,8 @@ def triggers_evaluate(request):
     job = services.request_evaluation(user=request.user)
     messages.success(request, f"Evaluating the triggers for every contact (job #{job.pk}).")
     return redirect("points:triggers")
+
+
+def contact_panel(request, contact) -> dict:
+    """The contact page's "Points" card: recent awards, triggers reached, the next one."""
+    return services.contact_points(contact)
