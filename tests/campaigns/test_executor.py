@@ -45,6 +45,8 @@ def test_an_action_runs_once_per_contact_with_its_dedupe_key(clock):
                   .values_list("kind", "title"))
     assert titles == [("campaigns.entered", "Entered campaign “Test campaign”"),
                       ("campaigns.step", "Test campaign: Tag “vip” in the Example CRM")]
+    entry = Activity.objects.get(contact=contacts[0], kind="campaigns.step")
+    assert entry.data["url"] == f"/campaigns/{found.pk}/" and entry.data["summary"] == "Tagged vip"
     # a re-run finds nothing to do
     again = run(found)
     assert (again.enrolled, again.executed) == (0, 0) and len(example.CALLS) == 3

@@ -13,13 +13,14 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, F, Max
+from django.db.models import Count, Max
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from liaison.campaigns.models import Campaign, Enrollment, Step, StepRun
+from liaison.core.bulk import update_rows
 from liaison.core.contributions import Audience, CampaignStep
 from liaison.core.errors import LiaisonError, ValidationFailed
 from liaison.core.registry import registry
@@ -270,22 +271,29 @@ def _siblings(campaign: Campaign, parent: Step | None, branch: str):
 
 
 def _place(step: Step, position: Any) -> None:
-    """Put ``step`` at ``position`` among its siblings (None: last), shifting the others."""
-    siblings = _siblings(step.campaign, step.parent, step.branch).exclude(pk=step.pk)
-    count = siblings.count()
+    """Put ``step`` at index ``position`` among its siblings (None: last); the others are
+    numbered around it (0, 1, 2 ...)."""
+    others = list(_siblings(step.campaign, step.parent, step.branch).exclude(pk=step.pk)
+                  .order_by("position", "id").values_list("pk", "position"))
     try:
-        position = count if position in (None, "") else max(0, min(int(position), count))
+        index = len(others) if position in (None, "") else max(0, min(int(position), len(others)))
     except (TypeError, ValueError):
-        position = count
-    siblings.filter(position__gte=position).update(position=F("position") + 1)
-    step.position = position
+        index = len(others)
+    step.position = index
+    _write_positions([(pk, i if i < index else i + 1, old) for i, (pk, old) in enumerate(others)])
 
 
 def _renumber(campaign: Campaign, parent_id: int | None, branch: str) -> None:
-    ids = list(Step.objects.filter(campaign=campaign, parent_id=parent_id, branch=branch)
-               .order_by("position", "id").values_list("pk", flat=True))
-    for index, pk in enumerate(ids):
-        Step.objects.filter(pk=pk).exclude(position=index).update(position=index)
+    rows = list(Step.objects.filter(campaign=campaign, parent_id=parent_id, branch=branch)
+                .order_by("position", "id").values_list("pk", "position"))
+    _write_positions([(pk, i, old) for i, (pk, old) in enumerate(rows)])
+
+
+def _write_positions(rows: list[tuple[int, int, int]]) -> None:
+    """``(pk, new, old)``: one executemany for the positions that change."""
+    changed = [(new, pk) for pk, new, old in rows if new != old]
+    if changed:
+        update_rows(Step, ["position"], changed)
 
 
 def _touch(campaign: Campaign) -> None:
