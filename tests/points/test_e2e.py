@@ -14,11 +14,11 @@ from tests.factories import ContactFactory
 pytestmark = pytest.mark.e2e
 
 
-def settle(page) -> None:  # noqa: F811
+def settle(page) -> None:  # noqa: F811 - not the fixture
     page.wait_for_function("!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')")
 
 
-def test_build_a_rule_and_a_trigger_then_see_them_work(signed_in, live_server, crm):
+def test_build_a_rule_and_a_trigger_then_see_them_work(signed_in, live_server, crm):  # noqa: F811
     page = signed_in  # noqa: F811
     page.click("nav >> text=Points")
     page.click("text=New rule")
