@@ -394,7 +394,8 @@ def test_readers_look_but_cannot_change(client, reader):
     posts = ["/campaigns/new/", "/campaigns/starts/", f"/campaigns/{found.pk}/edit/", f"/campaigns/{found.pk}/delete/",
              f"/campaigns/{found.pk}/publish/", f"/campaigns/{found.pk}/pause/", f"/campaigns/{found.pk}/resume/",
              f"/campaigns/{found.pk}/run/", f"/campaigns/{found.pk}/steps/new/",
-             f"/campaigns/{found.pk}/steps/{step.pk}/", f"/campaigns/{found.pk}/steps/{step.pk}/delete/"]
+             f"/campaigns/{found.pk}/steps/{step.pk}/", f"/campaigns/{found.pk}/steps/{step.pk}/delete/",
+             f"/campaigns/{found.pk}/steps/{step.pk}/move/"]
     for path in posts:
         assert client.post(path, {"name": "x", "key": "example.tag", "step-c-tag": "x"}).status_code == 403, path
     assert Step.objects.filter(campaign=found).count() == 3 and Campaign.objects.get().status == "published"
@@ -413,3 +414,40 @@ def test_the_contact_page_lists_the_contacts_campaigns(marketer_client):
     assert "In no campaign." in html(marketer_client.get(f"/contacts/{ContactFactory().pk}/"))
     own = html(marketer_client.get(f"/campaigns/{found.pk}/contacts/?contact={contacts[0].pk}"))
     assert f'/contacts/{contacts[0].pk}/' in own and f'/contacts/{contacts[1].pk}/' not in own
+
+
+def test_move_a_step_among_the_steps_at_its_place(marketer_client):
+    found = campaign(None, [("example.tag", {"tag": "a"}), ("example.tag", {"tag": "b"}),
+                            ("example.tag", {"tag": "c"})], publish=False)
+    a, b, c = Step.objects.order_by("pk")
+    page = html(marketer_client.get(f"/campaigns/{found.pk}/"))
+    assert f'hx-post="/campaigns/{found.pk}/steps/{a.pk}/move/"' in page
+    moved = marketer_client.post(f"/campaigns/{found.pk}/steps/{c.pk}/move/", {"direction": "up"}, headers=HX)
+    assert "Step moved." in html(moved)
+    assert list(Step.objects.order_by("position").values_list("config__tag", flat=True)) == ["a", "c", "b"]
+    marketer_client.post(f"/campaigns/{found.pk}/steps/{a.pk}/move/", {"direction": "up"}, headers=HX)  # first: stays
+    marketer_client.post(f"/campaigns/{found.pk}/steps/{a.pk}/move/", {"direction": "down"}, headers=HX)
+    assert list(Step.objects.order_by("position").values_list("config__tag", flat=True)) == ["c", "a", "b"]
+    tree = html(marketer_client.get(f"/campaigns/{found.pk}/"))
+    assert tree.index("Tag “c”") < tree.index("Tag “a”") < tree.index("Tag “b”")
+
+
+@pytest.mark.postgres
+def test_move_step_within_its_place_goes_to_the_index_asked(db):
+    from tests.campaigns.helpers import campaign as make
+
+    found = make(None, [("example.tag", {"tag": t}) for t in "abcd"], publish=False)
+    a, b, c, d = Step.objects.filter(campaign=found).order_by("pk")
+
+    def order():
+        return "".join(Step.objects.filter(campaign=found).order_by("position").values_list("config__tag", flat=True))
+
+    services.move_step(a, None, "", 1)
+    assert order() == "bacd"
+    services.move_step(d, None, "", 0)
+    assert order() == "dbac"
+    services.move_step(b, None, "", 3)
+    assert order() == "dacb"
+    services.move_step(c, None, "", None)
+    assert order() == "dabc"
+    assert sorted(Step.objects.filter(campaign=found).values_list("position", flat=True)) == [0, 1, 2, 3]

@@ -20,4 +20,5 @@ urlpatterns = [
     path("campaigns/<int:pk>/steps/new/", views.step_add, name="step_add"),
     path("campaigns/<int:pk>/steps/<int:step_id>/", views.step_edit, name="step_edit"),
     path("campaigns/<int:pk>/steps/<int:step_id>/delete/", views.step_delete, name="step_delete"),
+    path("campaigns/<int:pk>/steps/<int:step_id>/move/", views.step_move, name="step_move"),
 ]

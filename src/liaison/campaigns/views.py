@@ -406,6 +406,19 @@ def step_delete(request, pk, step_id):
     return _saved(request, campaign, f"Step “{summary}” deleted with the steps under it.")
 
 
+@require_POST
+def step_move(request, pk, step_id):
+    """Move a step (with the steps under it) one place up or down among the steps at its place."""
+    campaign = get_object_or_404(Campaign, pk=pk)
+    step = get_object_or_404(Step, pk=step_id, campaign=campaign)
+    siblings = list(Step.objects.filter(campaign=campaign, parent_id=step.parent_id, branch=step.branch)
+                    .order_by("position", "id").values_list("pk", flat=True))
+    index = siblings.index(step.pk) + (-1 if request.POST.get("direction") == "up" else 1)
+    if 0 <= index < len(siblings):
+        services.move_step(step, step.parent_id, step.branch, index)
+    return _saved(request, campaign, "Step moved.")
+
+
 # -- publishing and running ----------------------------------------------------------------
 
 @require_POST
