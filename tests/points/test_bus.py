@@ -37,3 +37,23 @@ def test_an_announced_fact_scores_fires_the_trigger_and_a_redelivery_scores_noth
     EventRecord.objects.update(dispatched_at=None)
     events.dispatch()
     assert Contact.objects.get(pk=ann.pk).points == 20 and TriggerFiring.objects.count() == 1
+
+
+def test_opening_this_email_scores_once_per_send_and_other_emails_score_nothing(client):
+    from liaison.emails import services as emails
+    from liaison.emails.models import Send
+    from tests.factories import EmailFactory
+
+    newsletter, other = EmailFactory(name="Newsletter"), EmailFactory(name="Other")
+    ann = ContactFactory(first_name="Ann")
+    rule = services.save_rule({"name": "Reads the newsletter", "event": "emails.opened", "points": 3,
+                               "subjects": [str(newsletter.pk)]})
+    assert services.describe_rule(rule) == "+3 when opens an e-mail (e-mail: Newsletter (template e-mail))"
+    for email in (newsletter, other):
+        queued = emails.queue_sends(email, [ann.pk], dedupe_prefix=f"points-test-{email.pk}")
+        emails.deliver(queued.queued_ids)
+    for send in Send.objects.filter(contact=ann):
+        client.get(f"/t/o/{send.token}.gif")
+        client.get(f"/t/o/{send.token}.gif")  # opened again: the same fact
+    assert Contact.objects.get(pk=ann.pk).points == 3
+    assert PointAward.objects.get().event_ref == f"emails:send:{Send.objects.get(email=newsletter).pk}"
