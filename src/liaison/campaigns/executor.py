@@ -67,6 +67,7 @@ class Counts:
     enrolled: int = 0
     left: int = 0
     executed: int = 0
+    due: int = 0
     done: int = 0
     failed: int = 0
     retried: int = 0
@@ -718,10 +719,12 @@ def run(campaign_id: int | None = None, *, progress: Callable[[Counts, str], Non
             now = timezone.now()
             if not Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.PUBLISHED).exists():
                 break  # paused (or deleted) meanwhile
-            due = list(StepRun.objects.filter(campaign=campaign, status=StepRun.Status.PENDING, due_at__lte=now)
-                       .exclude(step_id__in=blocked).values_list("step_id", flat=True).distinct().order_by())
+            waiting = StepRun.objects.filter(campaign=campaign, status=StepRun.Status.PENDING, due_at__lte=now)
+            due = list(waiting.exclude(step_id__in=blocked).values_list("step_id", flat=True).distinct().order_by())
             if not due:
                 break
+            # What is due now, for the progress bar (the next steps add to it as they are scheduled).
+            counts.due = counts.executed + waiting.exclude(step_id__in=blocked).count()
             for step_id in due:
                 step = tree.steps.get(step_id)
                 if step is None:  # the step was added since the pass started
@@ -747,7 +750,8 @@ def run(campaign_id: int | None = None, *, progress: Callable[[Counts, str], Non
 def run_job(ctx, campaign_id: int | None = None) -> dict[str, Any]:
     """The ``campaigns.run`` job."""
     def report(counts: Counts, name: str) -> None:
-        ctx.progress(counts.executed, None, f"{name}: {counts.executed} steps run, {counts.failed} failed")
+        ctx.progress(counts.executed, max(counts.due, counts.executed) or None,
+                     f"{name}: {counts.executed} steps run, {counts.failed} failed")
 
     counts = run(campaign_id, progress=report, check=ctx.check_cancelled)
     ctx.progress(counts.executed, counts.executed or None, f"{counts.executed} steps run", force=True)
