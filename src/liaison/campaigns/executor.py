@@ -28,6 +28,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
@@ -412,7 +413,8 @@ def _block(step: Step, reason: str, now: datetime, counts: Counts) -> None:
             message=reason).update(message=reason)
 
 
-def run_step(tree: Tree, step: Step, counts: Counts, now: datetime, check: Callable[[], None] | None = None) -> int:
+def run_step(tree: Tree, step: Step, counts: Counts, now: datetime, check: Callable[[], None] | None = None,
+             on_batch: Callable[[], None] | None = None) -> int:
     """Run the due runs of one step, batch after batch. Returns how many were executed."""
     definition = _definition(step)
     if definition is None:
@@ -452,6 +454,8 @@ def run_step(tree: Tree, step: Step, counts: Counts, now: datetime, check: Calla
                 counts.failed += 1
             elif o.status == StepRun.Status.PENDING:
                 counts.retried += 1
+        if on_batch:
+            on_batch()  # progress, and the job's heartbeat during a long step
 
 
 # -- decisions -----------------------------------------------------------------------------
@@ -715,6 +719,7 @@ def run(campaign_id: int | None = None, *, progress: Callable[[Counts, str], Non
         recover(campaign, tree, now, counts, recover_after)
         time_out(campaign, tree, now, counts)
         blocked: set[int] = set()
+        report = partial(progress, counts, campaign.name) if progress else None
         while True:
             now = timezone.now()
             if not Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.PUBLISHED).exists():
@@ -734,15 +739,13 @@ def run(campaign_id: int | None = None, *, progress: Callable[[Counts, str], Non
                         blocked.add(step_id)
                         continue
                 try:
-                    executed = run_step(tree, step, counts, now, check)
+                    executed = run_step(tree, step, counts, now, check, on_batch=report)
                 except IntegrityError:
                     if Campaign.objects.filter(pk=campaign.pk).exists():
                         raise
                     break  # deleted during the batch: its runs went with it
                 if not executed:
                     blocked.add(step_id)
-                if progress:
-                    progress(counts, campaign.name)
         Campaign.objects.filter(pk=campaign.pk).update(last_run_at=timezone.now())
     return counts
 
