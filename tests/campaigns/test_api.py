@@ -118,3 +118,11 @@ def test_campaign_crud_and_catalogue(api, marketer):
 
 def test_reading_needs_a_token(client):
     assert client.get("/api/campaigns").status_code == 401
+
+
+def test_readers_read_but_do_not_change(api, reader):
+    c = api(reader)
+    assert c.get("/api/campaigns").status_code == 200
+    assert post(c, "/api/campaigns", {"name": "Nope"}).status_code == 403
+    assert post(c, "/api/campaigns/run").status_code == 403
+    assert not Campaign.objects.exists()
