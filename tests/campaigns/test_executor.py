@@ -469,3 +469,10 @@ def test_deleting_the_step_contacts_wait_at_completes_their_run(clock):
     assert set(Enrollment.objects.values_list("status", flat=True)) == {"active"}
     services.delete_step(found.steps.get(config__tag="later"))
     assert set(Enrollment.objects.values_list("status", flat=True)) == {"completed"}
+
+
+def test_the_executor_runs_every_minute():
+    from liaison.core.models import Schedule
+
+    schedule = Schedule.objects.get(owner_key="builtin:campaigns.run")
+    assert (schedule.kind, schedule.cron) == ("campaigns.run", "* * * * *")
