@@ -9,7 +9,7 @@ class EmailsConfig(AppConfig):
     def ready(self) -> None:
         from liaison.core.contributions import ContactPanel, JobKind, NavItem, PointEvent, TimelineKind
         from liaison.core.registry import registry
-        from liaison.emails import services
+        from liaison.emails import broadcasts, services
         from liaison.emails.core_tokens import CORE_TOKENS
         from liaison.emails.validators import CORE_VALIDATORS
         from liaison.emails.views import contact_panel_context
@@ -30,6 +30,8 @@ class EmailsConfig(AppConfig):
             PointEvent(key="emails.clicked", label="Clicks a link in an e-mail", group="E-mails", **EMAIL_SUBJECT),
             JobKind(key="emails.deliver", label="Send e-mails", run=services.run_deliver, queue="mail",
                     max_attempts=5, backoff=60, backoff_cap=1800),
+            JobKind(key=broadcasts.JOB_KIND, label="Broadcast a segment e-mail", run=broadcasts.run, queue="mail",
+                    max_attempts=5, backoff=60, backoff_cap=1800, concurrency_key=broadcasts.concurrency_key),
             JobKind(key="emails.test", label="Send a test e-mail", run=services.run_test, queue="mail",
                     max_attempts=1),
             ContactPanel(key="emails.sends", label="E-mails", template="emails/_contact_panel.html",

@@ -54,6 +54,77 @@ class Email(models.Model):
 
         return uses_in_email(self)
 
+    def audience_targets(self) -> list[tuple[str, list[str]]]:
+        """Who a segment e-mail goes to: ``[(audience key, values)]`` (e.g. ``("segments.segment", ["3"])``).
+
+        Validators read it to check an e-mail against its audiences (it sees what the save
+        being checked has written)."""
+        if self.pk is None:
+            return []
+        return [(a.audience, [str(v) for v in a.values]) for a in self.audiences.order_by("audience")]
+
+
+class EmailAudience(models.Model):
+    """One audience a segment e-mail is broadcast to: a registry ``Audience`` key and its values
+    (for ``segments.segment``: segment ids). Contacts in any of them get it."""
+
+    email = models.ForeignKey(Email, on_delete=models.CASCADE, related_name="audiences")
+    audience = models.CharField(max_length=100)
+    values = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["audience"]
+        constraints = [models.UniqueConstraint(fields=["email", "audience"], name="email_audience_once")]
+
+    def __str__(self) -> str:
+        return f"{self.audience}: {', '.join(map(str, self.values))}"
+
+
+class Broadcast(models.Model):
+    """The sending of a segment e-mail to its audiences: its state, its job and its runs.
+
+    One per segment e-mail. Each run (start, resume, "send to new members") sends to the
+    audience's contacts that have no send of this broadcast yet; ``Send.broadcast`` is unique
+    per contact, so nobody gets it twice.
+    """
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Not sent yet"
+        RUNNING = "running", "Sending"
+        PAUSED = "paused", "Paused"
+        FINISHED = "finished", "Sent"
+        CANCELLED = "cancelled", "Cancelled"
+        FAILED = "failed", "Stopped by an error"
+
+    email = models.OneToOneField(Email, on_delete=models.CASCADE, related_name="broadcast")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
+    job = models.ForeignKey("core.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Contacts of the audience at the start of the latest run (for progress).
+    total = models.PositiveIntegerField(default=0)
+    runs = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Broadcast of {self.email}"
+
+    @property
+    def interrupted(self) -> bool:
+        """Marked sending, but its job is over (the worker died and the job ran out of attempts)."""
+        return self.status == self.Status.RUNNING and (self.job is None or not self.job.is_active)
+
+    @property
+    def state(self) -> str:
+        return "interrupted" if self.interrupted else self.status
+
+    @property
+    def state_label(self) -> str:
+        return "Interrupted" if self.interrupted else self.get_status_display()
+
 
 class EmailContent(models.Model):
     """The exact content sends were rendered from, shared by every send of that version.
@@ -103,6 +174,8 @@ class Send(models.Model):
     claim = models.CharField(max_length=80, blank=True, db_index=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     job = models.ForeignKey("core.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # The broadcast this send belongs to (segment e-mails): unique per contact.
+    broadcast = models.ForeignKey(Broadcast, null=True, blank=True, on_delete=models.CASCADE, related_name="sends")
     content = models.ForeignKey(EmailContent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     subject = models.CharField(max_length=255, blank=True)
     message_id = models.CharField(max_length=255, blank=True)
@@ -131,6 +204,11 @@ class Send(models.Model):
             # Recovery looks for sends stuck in "sending".
             models.Index(fields=["claimed_at"], condition=Q(status="sending"), name="send_sending_claimed"),
             models.Index(fields=["status", "created_at"], name="send_status_created"),
+            models.Index(fields=["broadcast", "status"], name="send_broadcast_status"),
+        ]
+        constraints = [
+            # A contact never gets the same broadcast twice, whatever crashes, retries and re-runs.
+            models.UniqueConstraint(fields=["broadcast", "contact"], name="send_once_per_broadcast"),
         ]
 
     def __str__(self) -> str:

@@ -47,12 +47,12 @@ from liaison.contacts.models import Contact, normalize_email
 from liaison.contacts.services import ActivityInput, record_activities, set_do_not_contact
 from liaison.core import events, jobs
 from liaison.core.bulk import update_rows
-from liaison.core.contributions import EmailValidator
+from liaison.core.contributions import Audience, EmailValidator
 from liaison.core.errors import LiaisonError, RetryableError, ValidationFailed
 from liaison.core.models import Job
 from liaison.core.registry import registry
 from liaison.emails import signals
-from liaison.emails.models import Click, Email, EmailContent, Send, new_send_token
+from liaison.emails.models import Click, Email, EmailAudience, EmailContent, Send, new_send_token
 from liaison.emails.rendering import RenderedMessage, Renderer, base_url
 from liaison.emails.tokens import TokenFailure, check_tokens
 
@@ -124,6 +124,7 @@ def save_email(data: Mapping[str, Any], *, email: Email | None = None, user=None
         published = data["published"]
         email.published = published if isinstance(published, bool) else str(published).lower() in (
             "1", "true", "yes", "on")
+    targets = clean_audiences(data["audiences"], email.kind, errors) if "audiences" in data else None
     required = {"name": "Give the e-mail a name.", "subject": "Write a subject.", "html": "Write the HTML body."}
     for name, message in required.items():
         if not (getattr(email, name) or "").strip() and name not in errors:
@@ -136,6 +137,8 @@ def save_email(data: Mapping[str, Any], *, email: Email | None = None, user=None
     email.updated_at = timezone.now()
     with transaction.atomic():
         email.save()
+        if targets is not None or email.kind == Email.Kind.TEMPLATE:
+            write_audiences(email, targets or [])
         if relations is not None:
             relations(email)
         problems = validation_problems(email)
@@ -145,6 +148,45 @@ def save_email(data: Mapping[str, Any], *, email: Email | None = None, user=None
                 email.pk = None
             raise ValidationFailed(problems)
     return email
+
+
+def clean_audiences(raw: Any, kind: str, errors: dict[str, list[str]]) -> list[tuple[str, list[str]]]:
+    """``[{"audience": key, "values": [...]}]`` (or ``(key, values)`` pairs) checked against the
+    registry: known audiences, existing groups; audiences without values are dropped."""
+    targets: dict[str, list[str]] = {}
+    for item in raw or []:
+        if isinstance(item, Mapping):
+            key, values = item.get("audience"), item.get("values")
+        else:
+            key, values = item
+        values = [str(v).strip() for v in (values or []) if str(v).strip()]
+        if not values:
+            continue
+        audience = registry.find(Audience, str(key or ""))
+        if audience is None:
+            errors.setdefault("audiences", []).append(f"{key!r} is not a known audience.")
+            continue
+        labels = audience.choice_labels(values)
+        gone = [v for v in values if v not in labels]
+        if gone:
+            errors.setdefault("audiences", []).append(
+                f"{audience.label}: {', '.join('#' + v for v in gone)} {'does' if len(gone) == 1 else 'do'} not exist.")
+        targets.setdefault(audience.key, [])
+        targets[audience.key] += [v for v in values if v not in targets[audience.key]]
+    if targets and kind != Email.Kind.SEGMENT:
+        errors.setdefault("audiences", []).append(
+            "Only segment e-mails are sent to segments: make it a segment e-mail, or clear the segments.")
+    return list(targets.items())
+
+
+def write_audiences(email: Email, targets: list[tuple[str, list[str]]]) -> None:
+    keys = [key for key, _ in targets]
+    EmailAudience.objects.filter(email=email).exclude(audience__in=keys).delete()
+    if targets:
+        EmailAudience.objects.bulk_create([EmailAudience(email=email, audience=key, values=values)
+                                           for key, values in targets],
+                                          update_conflicts=True, unique_fields=["email", "audience"],
+                                          update_fields=["values"])
 
 
 def delete_email(email: Email) -> int:
@@ -249,12 +291,13 @@ class DeliveryResult:
 
 def queue_sends(email: Email, contact_ids: Iterable[int], *, dedupe_prefix: str | None = None,
                 dedupe_key: str | None = None, context: Mapping[str, Any] | None = None,
-                job: Job | None = None) -> QueueResult:
+                job: Job | None = None, broadcast=None) -> QueueResult:
     """Create the queued sends of ``email`` to contacts, in bulk; never the same one twice.
 
     With ``dedupe_prefix`` each send's key is ``<prefix>:<contact id>`` (a broadcast uses
     ``broadcast:<email id>``); with ``dedupe_key`` (one contact only) that exact key. A
     send whose key exists is not created again: it is returned as it is (``existing``).
+    ``broadcast`` ties the sends to a ``Broadcast`` (unique per contact as well).
     """
     ids = list(dict.fromkeys(int(i) for i in contact_ids))
     if dedupe_key is not None and len(ids) != 1:
@@ -270,7 +313,8 @@ def queue_sends(email: Email, contact_ids: Iterable[int], *, dedupe_prefix: str 
         wanted = [k for k in keys.values() if k]
         existing = dict(Send.objects.filter(dedupe_key__in=wanted).values_list("dedupe_key", "pk")) if wanted else {}
         fresh = [Send(email=email, contact_id=cid, to_email=addresses[cid], dedupe_key=keys[cid],
-                      context=dict(context or {}), job=job, token=new_send_token(), created_at=now)
+                      context=dict(context or {}), job=job, broadcast=broadcast, token=new_send_token(),
+                      created_at=now)
                  for cid in chunk if cid in addresses and keys[cid] not in existing]
         # ignore_conflicts: a concurrent writer may have created the same key meanwhile.
         Send.objects.bulk_create(fresh, ignore_conflicts=True, batch_size=500)
@@ -645,12 +689,13 @@ def recover_interrupted(*, older_than: timedelta | None = None, owner: str | Non
 def send_batch(email: Email, contact_ids: Iterable[int], *, dedupe_prefix: str,
                context: Mapping[str, Any] | None = None, job: Job | None = None, owner: str = "batch",
                stop: Callable[[], bool] | None = None,
-               on_batch: Callable[[DeliveryResult], None] | None = None) -> DeliveryResult:
+               on_batch: Callable[[DeliveryResult], None] | None = None, broadcast=None) -> DeliveryResult:
     """Queue (idempotently) and deliver ``email`` to these contacts: what a broadcast runs per chunk.
 
     Re-running it after a crash sends only what was never handed to the mail server.
     """
-    queued = queue_sends(email, contact_ids, dedupe_prefix=dedupe_prefix, context=context, job=job)
+    queued = queue_sends(email, contact_ids, dedupe_prefix=dedupe_prefix, context=context, job=job,
+                         broadcast=broadcast)
     result = deliver(queued.queued_ids, owner=owner, stop=stop, on_batch=on_batch)
     result.already += len(queued.send_ids) - len(queued.queued_ids)
     return result
