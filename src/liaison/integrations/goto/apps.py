@@ -13,6 +13,7 @@ class GoToConfig(AppConfig):
         from liaison.core.errors import RetryableError
         from liaison.core.registry import registry
         from liaison.integrations.goto import rules, support
+        from liaison.integrations.goto.email_validators import email_validators
         from liaison.integrations.goto.forms import form_contributions
         from liaison.integrations.goto.points import point_events
         from liaison.integrations.goto.segments import segment_filters
@@ -58,5 +59,6 @@ class GoToConfig(AppConfig):
             *segment_filters(),
             *form_contributions(),
             *email_tokens(),
+            *email_validators(),
             *point_events(),
         )
