@@ -148,3 +148,46 @@ def test_read_only_role_is_refused_changes(api, reader):
     assert c.post(f"/api/emails/{email.pk}/send", {"contact_id": contact.pk},
                   content_type="application/json").status_code == 403
     assert Email.objects.get().name == email.name and not Send.objects.exists()
+
+
+SEGMENT_HTML = '<p>News</p><p><a href="{unsubscribe_url}">Unsubscribe</a></p>'
+
+
+def test_broadcast_through_the_api(api, marketer, smtp_server, run_on_commit):
+    from liaison.segments import services as segments
+
+    people = [ContactFactory() for _ in range(3)]
+    seg = segments.save_segment({"name": "Readers"})
+    segments.add_static(seg, [p.pk for p in people])
+    c = api(marketer)
+    assert {"key": "segments.segment", "label": "Segments", "group": "Segments",
+            "description": "The members of the chosen segments (marketing lists)."} in body(c.get("/api/emails/audiences"))
+    response = c.post("/api/emails", {**VALID, "html": SEGMENT_HTML, "kind": "segment",
+                                      "audiences": [{"audience": "segments.segment", "values": ["424242"]}]},
+                      content_type="application/json")
+    assert response.status_code == 422 and body(response)["errors"] == {"audiences": ["Segments: #424242 does not exist."]}
+    response = c.post("/api/emails", {**VALID, "html": SEGMENT_HTML, "kind": "segment",
+                                      "audiences": [{"audience": "segments.segment", "values": [str(seg.pk)]}]},
+                      content_type="application/json")
+    assert response.status_code == 201, response.content
+    pk = body(response)["id"]
+    assert body(response)["audiences"] == [{"audience": "segments.segment", "values": [str(seg.pk)]}]
+    before = body(c.get(f"/api/emails/{pk}/broadcast"))
+    assert before["status"] == "draft" and before["recipients"]["to_send"] == 3
+    assert before["audiences"] == ["Segments: Readers"]
+    assert c.post(f"/api/emails/{pk}/broadcast/resume").status_code == 400  # nothing to resume yet
+    with run_on_commit():
+        response = c.post(f"/api/emails/{pk}/broadcast")
+    assert response.status_code == 202, response.content
+    after = body(c.get(f"/api/emails/{pk}/broadcast"))
+    assert after["status"] == "finished" and after["stats"]["sent"] == 3 and after["recipients"]["already"] == 3
+    assert after["progress_current"] == after["progress_total"] == 3
+    assert len(smtp_server.messages) == 3
+    assert c.post(f"/api/emails/{pk}/broadcast/pause").status_code == 400
+    assert body(c.post(f"/api/emails/{pk}/broadcast/cancel"))["detail"].startswith("Only a broadcast")
+
+
+def test_a_template_email_cannot_be_broadcast(api, marketer):
+    email = EmailFactory()
+    response = api(marketer).post(f"/api/emails/{email.pk}/broadcast")
+    assert response.status_code == 422 and "Only segment e-mails" in body(response)["errors"]["email"][0]

@@ -11,7 +11,9 @@ from pydantic import Field as PydanticField
 from liaison.contacts.models import Contact
 from liaison.core.errors import ValidationFailed
 from liaison.core.restapi import ERRORS, Id, Pagination
-from liaison.emails import services
+from liaison.core.contributions import Audience
+from liaison.core.registry import registry
+from liaison.emails import broadcasts, services
 from liaison.emails.models import Email, Send
 from liaison.emails.tokens import available_tokens
 
@@ -19,6 +21,18 @@ router = Router(tags=["emails"])
 
 Kind = Literal["template", "segment"]
 SendStatus = Literal["queued", "sending", "sent", "failed", "skipped"]
+
+
+class AudienceIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    audience: str = PydanticField(description="An audience key, e.g. segments.segment.", max_length=100)
+    values: list[str] = PydanticField(description="Its groups, e.g. segment ids.", max_length=500)
+
+
+class AudienceOut(Schema):
+    audience: str
+    values: list[str]
 
 
 class EmailOut(Schema):
@@ -36,6 +50,11 @@ class EmailOut(Schema):
     created_by_id: int | None
     created_at: datetime
     updated_at: datetime
+    audiences: list[AudienceOut]
+
+    @staticmethod
+    def resolve_audiences(obj):
+        return [{"audience": key, "values": values} for key, values in obj.audience_targets()]
 
 
 class EmailIn(Schema):
@@ -51,6 +70,8 @@ class EmailIn(Schema):
     kind: Kind | None = None
     published: bool | None = None
     category: str | None = None
+    audiences: list[AudienceIn] | None = PydanticField(
+        None, description="Segment e-mails: who gets the broadcast (contacts in any of them).")
 
 
 class EmailFilters(Schema):
@@ -149,14 +170,65 @@ class SendFilters(Schema):
     status: SendStatus | None = None
 
 
+class RecipientsOut(Schema):
+    in_audience: int
+    do_not_contact: int
+    no_address: int
+    already: int
+    to_send: int
+    waiting: int
+
+
+class BroadcastStatsOut(Schema):
+    total: int
+    queued: int
+    sent: int
+    failed: int
+    skipped: int
+    opened: int
+    clicked: int
+    unsubscribed: int
+    reasons: list[dict[str, Any]]
+
+
+class BroadcastOut(Schema):
+    status: Literal["draft", "running", "paused", "finished", "cancelled", "failed", "interrupted"]
+    status_label: str
+    error: str
+    job_id: int | None
+    job_status: str | None
+    progress_current: int
+    progress_total: int | None
+    progress_message: str
+    runs: int
+    started_at: datetime | None
+    finished_at: datetime | None
+    audiences: list[str]
+    recipients: RecipientsOut
+    stats: BroadcastStatsOut
+
+
+class AudienceKindOut(Schema):
+    key: str
+    label: str
+    group: str
+    description: str
+
+
 def _present(payload: Schema) -> dict[str, Any]:
     return payload.model_dump(exclude_unset=True)
+
+
+@router.get("/emails/audiences", response=list[AudienceKindOut], summary="The audiences segment e-mails can target")
+def list_audiences(request):
+    return [{"key": a.key, "label": a.label, "group": a.group, "description": a.description}
+            for a in registry.all(Audience)]
 
 
 @router.get("/emails", response=list[EmailOut])
 @paginate(Pagination)
 def list_emails(request, filters: EmailFilters = Query(...)):
-    qs = Email.objects.all()
+    qs = Email.objects.prefetch_related("audiences")
     if filters.q:
         qs = qs.filter(name__icontains=filters.q)
     if filters.kind:
@@ -241,6 +313,41 @@ def email_stats(request, email_id: Id):
 def email_sends(request, email_id: Id, status: SendStatus | None = None):
     email = get_object_or_404(Email, pk=email_id)
     return services.filter_sends({"email": email.pk, "status": status})
+
+
+@router.get("/emails/{email_id}/broadcast", response={200: BroadcastOut, **ERRORS},
+            summary="A segment e-mail's broadcast: state, progress, recipients and results")
+def get_broadcast(request, email_id: Id):
+    return broadcasts.summary(get_object_or_404(Email, pk=email_id))
+
+
+@router.post("/emails/{email_id}/broadcast", response={202: BroadcastOut, **ERRORS},
+             summary="Send a segment e-mail to its audiences (again: only to contacts who have not had it)")
+def start_broadcast(request, email_id: Id):
+    email = get_object_or_404(Email, pk=email_id)
+    broadcasts.start(email, user=request.user)
+    return Status(202, broadcasts.summary(email))
+
+
+@router.post("/emails/{email_id}/broadcast/pause", response={200: BroadcastOut, **ERRORS})
+def pause_broadcast(request, email_id: Id):
+    email = get_object_or_404(Email, pk=email_id)
+    broadcasts.pause(email)
+    return broadcasts.summary(email)
+
+
+@router.post("/emails/{email_id}/broadcast/resume", response={202: BroadcastOut, **ERRORS})
+def resume_broadcast(request, email_id: Id):
+    email = get_object_or_404(Email, pk=email_id)
+    broadcasts.resume(email, user=request.user)
+    return Status(202, broadcasts.summary(email))
+
+
+@router.post("/emails/{email_id}/broadcast/cancel", response={200: BroadcastOut, **ERRORS})
+def cancel_broadcast(request, email_id: Id):
+    email = get_object_or_404(Email, pk=email_id)
+    broadcasts.cancel(email)
+    return broadcasts.summary(email)
 
 
 @router.get("/sends", response=list[SendOut])

@@ -61,7 +61,8 @@ class Email(models.Model):
         being checked has written)."""
         if self.pk is None:
             return []
-        return [(a.audience, [str(v) for v in a.values]) for a in self.audiences.order_by("audience")]
+        rows = sorted(self.audiences.all(), key=lambda a: a.audience)  # .all(): prefetch_related works
+        return [(a.audience, [str(v) for v in a.values]) for a in rows]
 
 
 class EmailAudience(models.Model):
