@@ -5,15 +5,16 @@ from rich.console import Console
 from rich.table import Table
 
 from liaison.core.cli import report, run_job_with_progress
-from liaison.core.errors import ValidationFailed
-from liaison.emails import services
+from liaison.core.errors import LiaisonError, ValidationFailed
+from liaison.emails import broadcasts, services
 from liaison.emails.models import Email, Send
 
 
 class Command(BaseCommand):
     help = ("E-mails: list; show ID (results); preview --email ID [--contact ADDRESS]; "
             "send --email ID --contact ADDRESS [--context JSON] [--dedupe-key KEY]; test --email ID --to ADDRESS; "
-            "recover [--older-than SECONDS] (sends a crash left in 'sending').")
+            "recover [--older-than SECONDS] (sends a crash left in 'sending'); "
+            "recipients ID; broadcast ID [--yes] [--background]; pause ID; resume ID [--background]; cancel ID.")
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
@@ -35,12 +36,27 @@ class Command(BaseCommand):
         test.add_argument("--contact", default="", help="Render for this contact (default: a sample contact).")
         recover = sub.add_parser("recover", help="Repair sends a crash left in 'sending' (never sends twice).")
         recover.add_argument("--older-than", type=int, default=None, metavar="SECONDS")
+        recipients = sub.add_parser("recipients", help="Who a segment e-mail's broadcast would go to now.")
+        recipients.add_argument("email_id", type=int)
+        broadcast = sub.add_parser("broadcast", help=("Send a segment e-mail to its audiences (again: only to "
+                                                      "contacts who have not had it), with a progress bar."))
+        broadcast.add_argument("email_id", type=int)
+        broadcast.add_argument("--yes", action="store_true", help="Do not ask for confirmation.")
+        broadcast.add_argument("--background", action="store_true", help="Queue the job instead of running it here.")
+        for name, text in (("pause", "Pause a broadcast (from another terminal, or the job in the background)."),
+                           ("cancel", "Cancel a broadcast: messages still waiting are not sent.")):
+            sub.add_parser(name, help=text).add_argument("email_id", type=int)
+        resume = sub.add_parser("resume", help="Resume a paused or stopped broadcast where it stopped.")
+        resume.add_argument("email_id", type=int)
+        resume.add_argument("--background", action="store_true", help="Queue the job instead of running it here.")
 
     def handle(self, *args, action, **options):
         console = Console()
         try:
             getattr(self, f"_{action}")(console, options)
         except ValidationFailed as exc:
+            raise CommandError(str(exc)) from None
+        except LiaisonError as exc:
             raise CommandError(str(exc)) from None
 
     def _email(self, email_id: int) -> Email:
@@ -125,3 +141,53 @@ class Command(BaseCommand):
         recovery = services.recover_interrupted(older_than=older)
         console.print(f"{len(recovery.interrupted)} send(s) marked failed (they may have reached the server; never "
                       f"sent twice), {len(recovery.requeued)} queued again, {len(recovery.jobs)} job(s) started.")
+
+    def _print_recipients(self, console, email):
+        r = broadcasts.recipients(email)
+        console.print(f"[bold]#{email.pk} {email.name}[/bold] → {'; '.join(broadcasts.describe_audiences(email)) or 'no audience'}")
+        console.print(f"{r.to_send} new recipient(s), {r.waiting} waiting from before; in the audience {r.in_audience}: "
+                      f"{r.already} already had it, {r.do_not_contact} do not contact, {r.no_address} without an address.")
+        return r
+
+    def _recipients(self, console, options):
+        self._print_recipients(console, self._email(options["email_id"]))
+
+    def _run_broadcast(self, console, email, broadcast, background):
+        if background:
+            console.print(f"Queued as job #{broadcast.job_id}.")
+            return
+        job = run_job_with_progress(broadcast.job, console)
+        summary = broadcasts.summary(email)
+        stats = summary["stats"]
+        console.print(f"{summary['status_label']}: {stats['sent']} sent, {stats['failed']} failed, "
+                      f"{stats['skipped']} not sent, {stats['queued']} waiting.")
+        for row in stats["reasons"]:
+            console.print(f"  {row['count']} × {row['reason']}")
+        if job.status == job.Status.CANCELLED:
+            console.print(f"Stopped; continue with 'liaison emails resume {email.pk}'.")
+            return
+        if report(job, console):
+            raise SystemExit(1)
+
+    def _broadcast(self, console, options):
+        email = self._email(options["email_id"])
+        r = self._print_recipients(console, email)
+        if not options["yes"] and r.to_send + r.waiting:
+            answer = input(f"Send it to {r.to_send + r.waiting} contact(s) now? [y/N] ")
+            if answer.strip().lower() not in ("y", "yes"):
+                raise CommandError("Not sent.")
+        broadcast = broadcasts.start(email, dispatch=options["background"])
+        self._run_broadcast(console, email, broadcast, options["background"])
+
+    def _resume(self, console, options):
+        email = self._email(options["email_id"])
+        broadcast = broadcasts.resume(email, dispatch=options["background"])
+        self._run_broadcast(console, email, broadcast, options["background"])
+
+    def _pause(self, console, options):
+        broadcast = broadcasts.pause(self._email(options["email_id"]))
+        console.print(f"Paused (job #{broadcast.job_id} stops after the message in hand).")
+
+    def _cancel(self, console, options):
+        broadcasts.cancel(self._email(options["email_id"]))
+        console.print("Cancelled: messages still waiting are marked not sent.")
