@@ -168,3 +168,48 @@ def test_read_only_users_look_but_do_not_change(client, reader):
         assert client.post(url, data).status_code == 403
     assert Email.objects.count() == 1 and not Send.objects.exists() and not Job.objects.exists()
     assert "Send an e-mail" not in client.get(f"/contacts/{contact.pk}/").content.decode()
+
+
+def test_broadcast_from_the_ui(marketer_client, reader, client, smtp_server, run_on_commit):
+    from liaison.contacts.services import set_do_not_contact
+    from liaison.emails.models import Broadcast
+    from liaison.segments import services as segments
+
+    people = [ContactFactory() for _ in range(3)]
+    set_do_not_contact(people[2], True, "Asked by phone")
+    seg = segments.save_segment({"name": "Readers"})
+    segments.add_static(seg, [p.pk for p in people])
+    editor = marketer_client.get("/emails/new/?kind=segment").content.decode()
+    assert 'name="audience:segments.segment"' in editor and f'<option value="{seg.pk}">Readers</option>' in editor
+    html = '<p>News</p><a href="{unsubscribe_url}">Unsubscribe</a>'
+    response = marketer_client.post("/emails/new/", {**VALID, "kind": "segment", "html": html,
+                                                     "audience:segments.segment": [str(seg.pk)]})
+    assert response.status_code == 302, response.content.decode()
+    email = Email.objects.get()
+    assert email.audience_targets() == [("segments.segment", [str(seg.pk)])]
+    edit = marketer_client.get(f"/emails/{email.pk}/edit/").content.decode()
+    assert f'<option value="{seg.pk}" selected>Readers</option>' in edit
+    page = marketer_client.get(f"/emails/{email.pk}/").content.decode()
+    assert 'id="broadcast"' in page and "<strong>2</strong> new" in page and "1 do not contact" in page
+    assert 'data-confirm="Send “Welcome” to 2 contact(s) now?"' in page
+    # Sending: the card polls its fragment while the job runs.
+    with run_on_commit():
+        response = marketer_client.post(f"/emails/{email.pk}/broadcast/start/")
+    assert response.status_code == 302
+    assert Broadcast.objects.get(email=email).status == "finished" and len(smtp_server.messages) == 2
+    broadcast = Broadcast.objects.get(email=email)
+    Broadcast.objects.filter(email=email).update(status="running")
+    fragment = marketer_client.get(f"/emails/{email.pk}/broadcast/").content.decode()
+    assert "Interrupted" in fragment and ">Resume</button>" in fragment  # marked sending, its job is over
+    Job.objects.filter(pk=broadcast.job_id).update(status="running")
+    fragment = marketer_client.get(f"/emails/{email.pk}/broadcast/").content.decode()
+    assert 'hx-trigger="every 2s"' in fragment and ">Pause</button>" in fragment
+    Broadcast.objects.filter(email=email).update(status="finished")
+    Job.objects.filter(pk=broadcast.job_id).update(status="succeeded")
+    fragment = marketer_client.get(f"/emails/{email.pk}/broadcast/").content.decode()
+    assert "every 2s" not in fragment and "Send to new members (0)" in fragment
+    assert '<td class="num">2</td>' in fragment
+    response = marketer_client.post(f"/emails/{email.pk}/broadcast/pause/", follow=True)
+    assert "Only a broadcast being sent can be paused." in response.content.decode()
+    client.force_login(reader)
+    assert client.post(f"/emails/{email.pk}/broadcast/start/").status_code == 403

@@ -327,6 +327,7 @@ def describe_audiences(email: Email) -> list[str]:
     return found
 
 
-def audience_options() -> list[dict[str, Any]]:
-    """Every audience with its first choices, for the editor."""
-    return [{"audience": a, "choices": a.choices("", 0, 500).items} for a in registry.all(Audience)]
+def audience_options(choices: bool = True) -> list[dict[str, Any]]:
+    """Every audience (with its first 500 choices), for the editor."""
+    return [{"audience": a, "choices": a.choices("", 0, 500).items if choices else []}
+            for a in registry.all(Audience)]

@@ -20,6 +20,11 @@ urlpatterns = [
     path("emails/<int:pk>/send/", views.email_send, name="send_one"),
     path("emails/<int:pk>/test/", views.email_test, name="test"),
     path("emails/<int:pk>/preview/", views.email_preview, name="preview"),
+    path("emails/<int:pk>/broadcast/", views.broadcast_panel, name="broadcast"),
+    path("emails/<int:pk>/broadcast/start/", views.broadcast_start, name="broadcast_start"),
+    path("emails/<int:pk>/broadcast/pause/", views.broadcast_pause, name="broadcast_pause"),
+    path("emails/<int:pk>/broadcast/resume/", views.broadcast_resume, name="broadcast_resume"),
+    path("emails/<int:pk>/broadcast/cancel/", views.broadcast_cancel, name="broadcast_cancel"),
     # Public: in sent messages.
     re_path(rf"^t/o/{TOKEN}\.gif$", views.open_pixel, name="open"),
     re_path(rf"^t/c/{TOKEN}/(?P<index>[0-9]{{1,4}})/$", views.click, name="click"),

@@ -11,9 +11,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from liaison.core.errors import ValidationFailed
+from liaison.core.errors import LiaisonError, ValidationFailed
 from liaison.core.permissions import public
-from liaison.emails import services
+from liaison.emails import broadcasts, services
 from liaison.emails.core_tokens import PREVIEW_TOKEN
 from liaison.emails.models import Email, Send
 from liaison.emails.rendering import render_stored
@@ -47,7 +47,16 @@ def email_list(request):
 def _form_values(post) -> dict:
     values = {name: post.get(name, "") for name in FORM_FIELDS}
     values["published"] = bool(post.get("published"))
+    # Only segment e-mails have audiences (a template e-mail's hidden choices are dropped).
+    values["audiences"] = [{"audience": option["audience"].key,
+                            "values": post.getlist(f"audience:{option['audience'].key}")}
+                           for option in broadcasts.audience_options(choices=False)] \
+        if values["kind"] == Email.Kind.SEGMENT else []
     return values
+
+
+def _chosen_audiences(values) -> dict[str, list[str]]:
+    return {item["audience"]: [str(v) for v in item["values"]] for item in values.get("audiences") or []}
 
 
 def _editor(request, email=None, values=None, errors=None, status=200):
@@ -55,6 +64,7 @@ def _editor(request, email=None, values=None, errors=None, status=200):
         if email is not None:
             values = {name: getattr(email, name) for name in FORM_FIELDS}
             values["published"] = email.published
+            values["audiences"] = [{"audience": k, "values": v} for k, v in email.audience_targets()]
         else:
             kind = request.GET.get("kind") if request.GET.get("kind") in Email.Kind.values else Email.Kind.TEMPLATE
             values = {"kind": kind, "published": True, "subject": "", "name": "",
@@ -64,6 +74,7 @@ def _editor(request, email=None, values=None, errors=None, status=200):
     return render(request, "emails/email_form.html", {
         "email": email, "values": values, "errors": errors or {}, "kinds": Email.Kind.choices,
         "tokens": _token_catalogue(), "preview_contact": request.GET.get("contact", ""),
+        "audience_options": broadcasts.audience_options(), "chosen": _chosen_audiences(values),
     }, status=status)
 
 
@@ -112,7 +123,41 @@ def email_detail(request, pk, errors=None, status=200, values=None):
         "links": services.link_stats(email),
         "page": _page(request, sends), "statuses": Send.Status.choices, "status": status_filter,
         "errors": errors or {}, "values": values or {"to": request.user.email}, "q": request.GET.get("q", ""),
+        "broadcast": broadcasts.summary(email) if email.kind == Email.Kind.SEGMENT else None,
     }, status=status)
+
+
+def broadcast_panel(request, pk):
+    """The broadcast card alone: what the detail page polls while it is sending (HTMX)."""
+    email = get_object_or_404(Email, pk=pk)
+    return render(request, "emails/_broadcast.html", {"email": email, "broadcast": broadcasts.summary(email)})
+
+
+def _broadcast_action(action, done):
+    @require_POST
+    def view(request, pk):
+        email = get_object_or_404(Email, pk=pk)
+        try:
+            action(email, request)
+        except ValidationFailed as exc:
+            for text in (m for ms in exc.errors.values() for m in ms):
+                messages.error(request, text)
+        except LiaisonError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, done.format(name=email.name))
+        return redirect("emails:detail", pk=pk)
+    return view
+
+
+broadcast_start = _broadcast_action(lambda email, request: broadcasts.start(email, user=request.user),
+                                    "“{name}” is being sent.")
+broadcast_resume = _broadcast_action(lambda email, request: broadcasts.resume(email, user=request.user),
+                                     "Sending “{name}” again from where it stopped.")
+broadcast_pause = _broadcast_action(lambda email, request: broadcasts.pause(email),
+                                    "Paused: it stops after the message in hand; resume it whenever you like.")
+broadcast_cancel = _broadcast_action(lambda email, request: broadcasts.cancel(email),
+                                     "Cancelled: messages still waiting will not be sent.")
 
 
 @require_POST
@@ -171,7 +216,7 @@ def _preview_response(request, email, contact_value):
 def preview_draft(request):
     """The editor's live preview of unsaved values (HTMX)."""
     values = _form_values(request.POST)
-    email = Email(**{k: v for k, v in values.items() if k != "published"})
+    email = Email(**{k: v for k, v in values.items() if k not in ("published", "audiences")})
     return _preview_response(request, email, request.POST.get("preview_contact", "").strip())
 
 

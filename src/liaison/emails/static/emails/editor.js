@@ -27,3 +27,12 @@
     if (text) { insert(text, button.getAttribute("data-link")); }
   });
 })();
+// Segment e-mails choose their audiences; template e-mails have none.
+(function () {
+  function sync() {
+    var kind = document.getElementById("id_kind"), box = document.getElementById("audiences-field");
+    if (kind && box) { box.hidden = kind.value !== "segment"; }
+  }
+  document.addEventListener("change", function (event) { if (event.target.id === "id_kind") { sync(); } });
+  document.addEventListener("DOMContentLoaded", sync);
+})();
