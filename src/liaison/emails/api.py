@@ -9,10 +9,10 @@ from pydantic import ConfigDict
 from pydantic import Field as PydanticField
 
 from liaison.contacts.models import Contact
-from liaison.core.errors import ValidationFailed
-from liaison.core.restapi import ERRORS, Id, Pagination
 from liaison.core.contributions import Audience
+from liaison.core.errors import ValidationFailed
 from liaison.core.registry import registry
+from liaison.core.restapi import ERRORS, Id, Pagination
 from liaison.emails import broadcasts, services
 from liaison.emails.models import Email, Send
 from liaison.emails.tokens import available_tokens
