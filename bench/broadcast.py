@@ -20,8 +20,10 @@ Bounds (checked, printed with the figures):
   exactly-once), so this is well under the render-only bound, which is printed alongside;
 - peak memory < 300 MB for the whole process (setup included, printed apart): the job walks
   the audience in pages of 1,000 and sends in batches of 100, so its own structures are per
-  page (measured: 162 MB after creating 20,000 contacts, 240 MB after the broadcast; the
-  growth has not been traced further — SQLite's WAL pages are one suspect);
+  page. Measured: 162 MB after creating 20,000 contacts, 240 MB after the broadcast; with
+  tracemalloc, the Python objects allocated during a 4,000-contact broadcast peak at 2.8 MB,
+  so the rest of the growth is outside Python's heap (SQLite's cache and WAL mapping, the
+  allocator) rather than anything the job keeps;
 - crash + resume: messages accepted by the backend == audience, duplicates == 0.
 
     .venv/bin/python bench/broadcast.py [--contacts 20000] [--db sqlite|postgres|both] [--backend file|memory]
