@@ -234,3 +234,25 @@ def test_stats_say_why_messages_were_not_sent(smtp_server):
     stats = broadcasts.stats(email)
     assert (stats["sent"], stats["skipped"]) == (1, 2)
     assert stats["reasons"] == [{"reason": "Not sent: Do not contact", "count": 2}]
+
+
+def test_an_unreachable_server_retries_then_stops_and_resume_sends_the_rest(settings, smtp_server):
+    from tests.smtp import free_port
+
+    people = [ContactFactory() for _ in range(3)]
+    email = segment_email(segment_of("A", people))
+    port = settings.EMAIL_PORT
+    settings.EMAIL_PORT = free_port()
+    broadcast = broadcasts.start(email, dispatch=False)
+    assert jobs.run_job(broadcast.job_id).status == Job.Status.RETRYING
+    broadcast.refresh_from_db()
+    assert broadcast.status == Broadcast.Status.RUNNING and broadcast.state == "running"  # waiting to retry
+    Job.objects.filter(pk=broadcast.job_id).update(attempts=4, run_after=None)
+    assert jobs.run_job(broadcast.job_id).status == Job.Status.FAILED
+    broadcast.refresh_from_db()
+    assert broadcast.status == Broadcast.Status.FAILED and "could not be reached" in broadcast.error
+    assert Send.objects.filter(status="queued").count() == 3  # nothing lost, nothing failed
+    settings.EMAIL_PORT = port
+    resumed = broadcasts.resume(email, dispatch=False)
+    assert jobs.run_job(resumed.job_id).status == Job.Status.SUCCEEDED
+    assert len(smtp_server.messages) == 3 and Broadcast.objects.get(pk=broadcast.pk).error == ""
