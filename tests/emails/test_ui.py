@@ -209,6 +209,8 @@ def test_broadcast_from_the_ui(marketer_client, reader, client, smtp_server, run
     fragment = marketer_client.get(f"/emails/{email.pk}/broadcast/").content.decode()
     assert "every 2s" not in fragment and "Send to new members (0)" in fragment
     assert '<td class="num">2</td>' in fragment
+    listing = marketer_client.get("/emails/").content.decode()
+    assert "Segment e-mail" in listing and ">Sent</span>" in listing
     response = marketer_client.post(f"/emails/{email.pk}/broadcast/pause/", follow=True)
     assert "Only a broadcast being sent can be paused." in response.content.decode()
     client.force_login(reader)

@@ -15,7 +15,7 @@ from liaison.core.errors import LiaisonError, ValidationFailed
 from liaison.core.permissions import public
 from liaison.emails import broadcasts, services
 from liaison.emails.core_tokens import PREVIEW_TOKEN
-from liaison.emails.models import Email, Send
+from liaison.emails.models import Broadcast, Email, Send
 from liaison.emails.rendering import render_stored
 from liaison.emails.tokens import available_tokens
 
@@ -39,7 +39,8 @@ def email_list(request):
         qs = qs.filter(kind=kind)
     page = _page(request, qs)
     stats = services.stats_for([e.pk for e in page])
-    rows = [{"email": e, "stats": stats[e.pk]} for e in page]
+    sending = {b.email_id: b for b in Broadcast.objects.filter(email__in=list(page)).select_related("job")}
+    rows = [{"email": e, "stats": stats[e.pk], "broadcast": sending.get(e.pk)} for e in page]
     return render(request, "emails/email_list.html", {"page": page, "rows": rows, "q": q, "kind": kind,
                                                       "kinds": Email.Kind.choices})
 
