@@ -169,7 +169,10 @@ class EmailValidator(Contribution):
     ``check(email)`` runs inside the save's transaction, after the e-mail and its
     relations (e.g. segments) are written, so it sees exactly what would be stored; any
     problem rolls everything back. It returns either messages (shown next to ``field``)
-    or ``{field: [messages]}``. Use ``email.token_uses()`` to see the tokens it contains.
+    or ``{field: [messages]}``. Use ``email.token_uses()`` to see the tokens it contains and
+    ``email.audience_targets()`` (``[(audience key, [values])]``, e.g.
+    ``[("segments.segment", ["3"])]``) to see who a segment e-mail goes to; messages about
+    the audiences go under ``"audiences"``. Validators run again when a broadcast starts.
     """
 
     kind: ClassVar[str] = "email_validator"
