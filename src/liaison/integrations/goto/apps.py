@@ -13,6 +13,7 @@ class GoToConfig(AppConfig):
         from liaison.core.errors import RetryableError
         from liaison.core.registry import registry
         from liaison.integrations.goto import rules, support
+        from liaison.integrations.goto.campaign_steps import campaign_steps
         from liaison.integrations.goto.email_validators import email_validators
         from liaison.integrations.goto.forms import form_contributions
         from liaison.integrations.goto.points import point_events
@@ -61,4 +62,5 @@ class GoToConfig(AppConfig):
             *email_tokens(),
             *email_validators(),
             *point_events(),
+            *campaign_steps(),
         )

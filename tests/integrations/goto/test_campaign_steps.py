@@ -1,0 +1,255 @@
+"""GoTo campaign steps: conditions (the segment filters' SQL), decisions, actions against the sandbox."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from liaison.contacts.models import Contact
+from liaison.core.contributions import CampaignStep, ContactEvent, StepTarget
+from liaison.core.registry import registry
+from liaison.emails.models import Send
+from liaison.integrations.goto.models import Event, Registration
+from tests.factories import ContactFactory, EmailFactory
+from tests.integrations.goto import scenario
+from tests.integrations.goto.conftest import make_sandbox, slot, sync
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+
+MARKET = {"organizers": 2, "webinars": 3, "registrants_per_webinar": 6, "trainings": 1, "registrants_per_training": 3,
+          "meetings": 2, "attendees_per_meeting": 2, "assist_sessions": 3}
+
+
+def step(key: str) -> CampaignStep:
+    return registry.get(CampaignStep, key)
+
+
+# -- conditions ----------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def world(db, deliveries, admin_user):
+    import httpx
+
+    from liaison.core.http import transports
+    from tests.integrations.goto.conftest import API
+
+    sb = make_sandbox(deliveries, **MARKET)
+    with transports.mounted(API, httpx.WSGITransport(app=sb)):
+        yield scenario.build(sb, admin_user)
+
+
+def yes(world, key: str, **config) -> set[str]:
+    definition = step(key)
+    q = definition.to_q(definition.parse(config))
+    qs = Contact.objects.filter(q)
+    assert "EXISTS" in str(qs.query).upper()  # one query for the batch, nothing decided in Python
+    return world.names(qs.values_list("pk", flat=True))
+
+
+def everyone_but(*names: str) -> set[str]:
+    return set(scenario.PEOPLE) - set(names)
+
+
+def test_conditions_per_product_are_the_segment_filters(world):
+    k = world.keys
+    assert yes(world, "goto.webinar.registered") == {"ann", "bob", "cat", "dan", "eve", "kim"}
+    assert yes(world, "goto.webinar.registered", events=[k["A"], k["D"]]) == {"ann", "bob", "cat", "kim"}
+    assert "fay" not in yes(world, "goto.webinar.registered", events=[k["C"]])  # cancelled
+    assert yes(world, "goto.training.registered") == {"gus", "hank"}
+    assert yes(world, "goto.webinar.attended") == {"ann", "bob", "dan", "kim"}
+    assert yes(world, "goto.webinar.attended", events=[k["B"]]) == {"dan"}
+    assert yes(world, "goto.training.attended") == {"gus"}
+    assert yes(world, "goto.meeting.attended", events=[k["M"]]) == {"hal"}
+    assert yes(world, "goto.assist.attended") == {"ivy"}
+    # Did not attend: registered for the same event that is over, and absent.
+    assert yes(world, "goto.webinar.not_attended", events=[k["A"]]) == {"cat"}
+    assert yes(world, "goto.webinar.not_attended") == {"ann", "cat"}
+    assert yes(world, "goto.training.not_attended") == {"hank"}
+    assert yes(world, "goto.meeting.not_attended", events=[k["M"]]) == everyone_but("hal")
+    assert yes(world, "goto.assist.not_attended") == everyone_but("ivy")
+    # At least N minutes, summed over an event's sessions.
+    assert yes(world, "goto.webinar.attended_minutes", minutes=30) == {"ann", "dan", "kim"}
+    assert yes(world, "goto.webinar.attended_minutes", events=[k["B"]], minutes=40) == {"dan"}
+    assert yes(world, "goto.webinar.attended_minutes", events=[k["B"]], minutes=41) == set()
+    assert yes(world, "goto.meeting.attended_minutes", minutes=30) == {"hal"}
+    assert yes(world, "goto.assist.attended_minutes", minutes=20) == {"ivy"}
+
+
+def test_condition_settings_choices_and_checks(world):
+    k = world.keys
+    attended = step("goto.webinar.attended")
+    offered = dict(attended.config_choices("events"))
+    assert {k["A"], k["B"], k["C"], k["D"]} <= set(offered) and offered[k["A"]].startswith("Alpha")
+    assert k["ivy"] in dict(step("goto.assist.attended").config_choices("events"))
+    assert attended.check(attended.parse({"events": ["999"]})) == [
+        "Attended a webinar: there is no webinar 999 (is GoTo synchronised?)."]
+    assert attended.check(attended.parse({"events": [k["A"]]})) == []
+    assert attended.summary(attended.parse({})) == "Attended a webinar: any webinar"
+    minutes = step("goto.webinar.attended_minutes")
+    with pytest.raises(ValueError):
+        minutes.parse({"events": []})  # the number of minutes is required
+    assert minutes.summary(minutes.parse({"minutes": 30, "events": [k["A"]]})).startswith(
+        "Time spent in a webinar for at least 30 minutes: “Alpha")
+    assert attended.unavailable_reason() is None
+
+
+# -- decisions ----------------------------------------------------------------------------------------------
+
+def event(key: str, goto_key: str, product: str = "webinar") -> ContactEvent:
+    return ContactEvent(key=key, contact_ids=(1,), occurred_at=datetime.now(UTC), ref=f"goto:{product}:x",
+                        data={"product": product, "goto_event_key": goto_key, "title": "T"})
+
+
+def test_decisions_wait_for_the_announced_goto_facts(db):
+    registers = step("goto.webinar.registers")
+    assert registers.step_kind == "decision" and registers.events == ("goto.webinar.registered",)
+    assert registers.can_start
+    any_webinar, chosen = registers.parse({}), registers.parse({"events": ["812"]})
+    assert registers.matches(any_webinar, event("goto.webinar.registered", "812"))
+    assert registers.matches(chosen, event("goto.webinar.registered", "812"))
+    assert not registers.matches(chosen, event("goto.webinar.registered", "999"))
+    assert not registers.matches(any_webinar, event("goto.webinar.attended", "812"))
+    assert registers.context_from(chosen, event("goto.webinar.registered", "812")) == {
+        "goto": {"product": "webinar", "event": "812"}}
+    attends = step("goto.training.attends")
+    assert attends.events == ("goto.training.attended",)
+    assert attends.matches(attends.parse({}), event("goto.training.attended", "77", "training"))
+    assert attends.context_from(attends.parse({}), event("goto.training.attended", "77", "training")) == {
+        "goto": {"product": "training", "event": "77"}}
+    assert step("goto.webinar.attends").events == ("goto.webinar.attended",)
+
+
+def test_a_registration_announces_what_the_decision_waits_for(sandbox, events):
+    registers = step("goto.webinar.registers")
+    config = registers.parse({"events": [events["plain"]]})
+    contact = ContactFactory(email="ola@people.test", first_name="Ola", last_name="Lo")
+    [result] = step("goto.webinar.register").run([target(contact)], step("goto.webinar.register").parse(
+        {"events": [events["plain"]]}))
+    assert result.ok, result.message
+    announced = [e for e in announced_events() if e.key == "goto.webinar.registered" and contact.pk in e.contact_ids]
+    assert len(announced) == 1 and registers.matches(config, announced[0])
+
+
+def announced_events() -> list[ContactEvent]:
+    """What the outbox holds, as the consumers (the campaigns' decisions) are offered it."""
+    from liaison.core import events as core_events
+    from liaison.core.models import EventRecord
+
+    return [core_events.as_event(r) for r in EventRecord.objects.order_by("pk")]
+
+
+# -- actions ------------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def events(account, sandbox):
+    launch = sandbox.add_webinar("Launch", [slot(sandbox, days=4)],
+                                 fields=[{"field": "organization", "required": True}])[0]
+    plain = sandbox.add_webinar("Plain talk", [slot(sandbox, days=6)])[0]
+    course = sandbox.add_training("Course", [slot(sandbox, days=5, hours=2)])
+    start, end = slot(sandbox, days=2)
+    board = sandbox.add_meeting("Board", start, end)
+    assert sync(account).status == "succeeded"
+    return {"launch": str(launch.webinar_key), "plain": str(plain.webinar_key), "course": str(course.training_key),
+            "board": str(board.meeting_id), "remote_plain": plain}
+
+
+def target(contact, n: int = 1) -> StepTarget:
+    return StepTarget(contact=contact, dedupe_key=f"campaign:1:step:2:enrollment:{contact.pk}:{n}",
+                      campaign_id=1, step_id=2)
+
+
+def test_register_to_webinar_and_training(sandbox, events):
+    register = step("goto.webinar.register")
+    assert register.idempotent and register.step_kind == "action"
+    ann = ContactFactory(email="ann@people.test", first_name="Ann", last_name="Lee")
+    bob = ContactFactory(email="bob@people.test", first_name="Bob", last_name="Ray")
+    results = register.run([target(ann), target(bob)], register.parse({"events": [events["plain"]]}))
+    assert [r.ok for r in results] == [True, True]
+    assert results[0].message == "Registered ann@people.test for “Plain talk”."
+    assert results[0].data["context"] == {"goto": {"product": "webinar", "event": events["plain"]}}
+    assert {"ann@people.test", "bob@people.test"} <= set(events["remote_plain"].by_email)
+    registration = Registration.objects.get(event__provider_key=events["plain"], email_key="ann@people.test")
+    assert registration.source == Registration.Source.CAMPAIGN and registration.join_url
+    # Run again (a re-run after a crash): already registered counts as registered, nothing new on GoTo.
+    before = len(events["remote_plain"].registrants)
+    [again] = register.run([target(ann)], register.parse({"events": [events["plain"]]}))
+    assert again.ok and "already registered" in again.message
+    assert len(events["remote_plain"].registrants) == before
+    training = step("goto.training.register")
+    [result] = training.run([target(ann)], training.parse({"events": [events["course"]]}))
+    assert result.ok and result.data["context"] == {"goto": {"product": "training", "event": events["course"]}}
+    assert Registration.objects.get(event__provider_key=events["course"], email_key="ann@people.test").join_url
+
+
+def test_a_duplicate_registrant_on_goto_counts_as_registered(sandbox, events):
+    sandbox.add_registrant(int(events["plain"]), "eve@people.test", "Eve", "Em")  # registered on GoTo's page
+    eve = ContactFactory(email="eve@people.test", first_name="Eve", last_name="Em")
+    register = step("goto.webinar.register")
+    [result] = register.run([target(eve)], register.parse({"events": [events["plain"]]}))
+    assert result.ok
+    assert result.message == "eve@people.test was already registered for “Plain talk”; the existing registration is kept."
+
+
+def test_goto_s_refusal_fails_the_contact_in_its_words_and_transient_failures_retry(sandbox, events):
+    register = step("goto.webinar.register")
+    cy = ContactFactory(email="cy@people.test", first_name="Cy", last_name="Dee")
+    sandbox.scripted.fail(400, {"errorCode": "InvalidRequest", "description": "Registration is closed for this "
+                                "webinar by the organizer.", "incident": 8123},
+                          when=lambda method, path: method == "POST" and path.endswith("/registrants"))
+    [refused] = register.run([target(cy)], register.parse({"events": [events["plain"]]}))
+    assert not refused.ok and not refused.retry
+    assert "Registration is closed for this webinar by the organizer." in refused.message
+    assert "context" not in refused.data
+    assert not Registration.objects.filter(email_key="cy@people.test").exists()
+    sandbox.scripted.fail(503, {"errorCode": "ServiceUnavailable", "description": "Down", "incident": 1}, times=50,
+                          when=lambda method, path: method == "POST" and path.endswith("/registrants"))
+    [transient] = register.run([target(cy)], register.parse({"events": [events["plain"]]}))
+    assert not transient.ok and transient.retry and "Plain talk" in transient.message
+    sandbox.scripted.clear()
+    nameless = ContactFactory(email="nn@people.test", first_name="", last_name="")
+    [no_name] = register.run([target(nameless)], register.parse({"events": [events["plain"]]}))
+    assert not no_name.ok and "needs a first name" in no_name.message
+
+
+def test_register_settings(events):
+    register = step("goto.webinar.register")
+    with pytest.raises(ValueError):
+        register.parse({"events": []})
+    offered = dict(register.config_choices("events"))
+    assert {events["launch"], events["plain"]} <= set(offered)
+    past = set(Event.objects.filter(product="webinar", status="past").values_list("provider_key", flat=True))
+    assert past and not past & set(offered)  # people can only be registered to upcoming webinars
+    assert register.check(register.parse({"events": ["4242"]})) == [
+        "Register to webinar: there is no webinar 4242 (is GoTo synchronised?)."]
+    assert register.summary(register.parse({"events": [events["plain"]]})).startswith("Register to webinar: “Plain")
+    assert register.unavailable_reason() is None
+
+
+def test_send_the_meeting_start_link(sandbox, events, smtp_server, django_capture_on_commit_callbacks):
+    email = EmailFactory(name="Your start link", html="<p>{meeting_button}</p>")
+    start = step("goto.meeting.start_link")
+    config = start.parse({"event": events["board"], "email_id": email.pk})
+    assert start.check(config) == []
+    host = ContactFactory(email="host@people.test", first_name="Ho", last_name="St")
+    with django_capture_on_commit_callbacks(execute=True):
+        [result] = start.run([target(host)], config)
+    assert result.ok, result.message
+    assert result.message == "Start link of “Board” e-mailed to host@people.test with “Your start link”."
+    assert result.data["context"] == {"goto": {"product": "meeting", "event": events["board"]}}
+    send = Send.objects.get(email=email)
+    message, = smtp_server.to("host@people.test")
+    assert f'href="{send.context["goto"]["start_url"]}"' in message.html
+    [again] = start.run([target(host)], config)  # re-run: the same send, nothing twice
+    assert again.ok and Send.objects.filter(email=email).count() == 1
+    without = EmailFactory(name="No button", html="<p>Hi</p>")
+    assert start.check(start.parse({"event": events["board"], "email_id": without.pk})) == [
+        ("Send GoToMeeting start link: “No button” does not contain {meeting_button}, so the link would not be in "
+        "the message.")]
+
+
+def test_the_catalogue_offers_the_goto_steps(admin_client, events):
+    keys = {s.key for s in registry.all(CampaignStep)}
+    assert {"goto.webinar.registered", "goto.assist.not_attended", "goto.webinar.attended_minutes",
+            "goto.webinar.registers", "goto.webinar.attends", "goto.training.attends", "goto.webinar.register",
+            "goto.training.register", "goto.meeting.start_link", "goto.training.start_link"} <= keys
