@@ -7,11 +7,13 @@ class ContactsConfig(AppConfig):
     verbose_name = "Contacts"
 
     def ready(self) -> None:
+        from liaison.contacts.campaign_steps import campaign_steps
         from liaison.contacts.imports import run_import
         from liaison.core.contributions import JobKind, NavItem, TimelineKind
         from liaison.core.registry import registry
 
         registry.register(
+            *campaign_steps(),
             NavItem(key="contacts.contacts", label="Contacts", url_name="contacts:list", order=10,
                     active_prefix="/contacts/"),
             NavItem(key="contacts.companies", label="Companies", url_name="contacts:companies", order=20,

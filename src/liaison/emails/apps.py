@@ -10,6 +10,7 @@ class EmailsConfig(AppConfig):
         from liaison.core.contributions import ContactPanel, JobKind, NavItem, PointEvent, TimelineKind
         from liaison.core.registry import registry
         from liaison.emails import broadcasts, services
+        from liaison.emails.campaign_steps import campaign_steps
         from liaison.emails.core_tokens import CORE_TOKENS
         from liaison.emails.validators import CORE_VALIDATORS
         from liaison.emails.views import contact_panel_context
@@ -17,6 +18,7 @@ class EmailsConfig(AppConfig):
         entry = "emails/_timeline_entry.html"
         EMAIL_SUBJECT = {"subject": "email_id", "subject_label": "E-mail", "subject_choices": services.email_choices}
         registry.register(
+            *campaign_steps(),
             NavItem(key="emails.emails", label="E-mails", url_name="emails:list", order=40,
                     active_prefix="/emails/"),
             TimelineKind(key="emails.sent", label="E-mail sent", icon="✉", template=entry, group="E-mails"),

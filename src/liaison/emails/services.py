@@ -291,13 +291,16 @@ class DeliveryResult:
 
 def queue_sends(email: Email, contact_ids: Iterable[int], *, dedupe_prefix: str | None = None,
                 dedupe_key: str | None = None, context: Mapping[str, Any] | None = None,
-                job: Job | None = None, broadcast=None) -> QueueResult:
+                job: Job | None = None, broadcast=None, keys: Mapping[int, str] | None = None,
+                contexts: Mapping[int, Mapping[str, Any]] | None = None) -> QueueResult:
     """Create the queued sends of ``email`` to contacts, in bulk; never the same one twice.
 
     With ``dedupe_prefix`` each send's key is ``<prefix>:<contact id>`` (a broadcast uses
     ``broadcast:<email id>``); with ``dedupe_key`` (one contact only) that exact key. A
     send whose key exists is not created again: it is returned as it is (``existing``).
-    ``broadcast`` ties the sends to a ``Broadcast`` (unique per contact as well).
+    ``broadcast`` ties the sends to a ``Broadcast`` (unique per contact as well). ``keys`` and
+    ``contexts`` give each contact its own key and context (a campaign step's contacts, each
+    in its own enrollment).
     """
     ids = list(dict.fromkeys(int(i) for i in contact_ids))
     if dedupe_key is not None and len(ids) != 1:
@@ -308,14 +311,17 @@ def queue_sends(email: Email, contact_ids: Iterable[int], *, dedupe_prefix: str 
         chunk = ids[start:start + CHUNK]
         addresses = dict(Contact.objects.filter(pk__in=chunk).values_list("pk", "email"))
         result.missing_contacts += len(chunk) - len(addresses)
-        keys = {cid: dedupe_key if dedupe_key is not None else (f"{dedupe_prefix}:{cid}" if dedupe_prefix else None)
-                for cid in addresses}
-        wanted = [k for k in keys.values() if k]
+        if keys is not None:
+            keys_of = {cid: keys[cid] for cid in addresses}
+        else:
+            keys_of = {cid: dedupe_key if dedupe_key is not None else (f"{dedupe_prefix}:{cid}" if dedupe_prefix
+                                                                       else None) for cid in addresses}
+        wanted = [k for k in keys_of.values() if k]
         existing = dict(Send.objects.filter(dedupe_key__in=wanted).values_list("dedupe_key", "pk")) if wanted else {}
-        fresh = [Send(email=email, contact_id=cid, to_email=addresses[cid], dedupe_key=keys[cid],
-                      context=dict(context or {}), job=job, broadcast=broadcast, token=new_send_token(),
+        fresh = [Send(email=email, contact_id=cid, to_email=addresses[cid], dedupe_key=keys_of[cid],
+                      context=dict((contexts or {}).get(cid, context) or {}), job=job, broadcast=broadcast, token=new_send_token(),
                       created_at=now)
-                 for cid in chunk if cid in addresses and keys[cid] not in existing]
+                 for cid in chunk if cid in addresses and keys_of[cid] not in existing]
         # ignore_conflicts: a concurrent writer may have created the same key meanwhile.
         Send.objects.bulk_create(fresh, ignore_conflicts=True, batch_size=500)
         if wanted:

@@ -13,8 +13,10 @@ class SegmentsConfig(AppConfig):
         from liaison.segments import filters, services, views
         from liaison.segments.actions import segment_actions
         from liaison.segments.audiences import segment_audiences
+        from liaison.segments.campaign_steps import campaign_steps
 
         registry.register(
+            *campaign_steps(),
             NavItem(key="segments.segments", label="Segments", url_name="segments:list", order=30,
                     active_prefix="/segments/"),
             *filters.core_filters(),

@@ -12,9 +12,11 @@ class WebformsConfig(AppConfig):
         from liaison.core.registry import registry
         from liaison.webforms import services
         from liaison.webforms.actions import core_actions, core_validators
+        from liaison.webforms.campaign_steps import campaign_steps
         from liaison.webforms.fields import core_field_types
 
         registry.register(
+            *campaign_steps(),
             NavItem(key="webforms.forms", label="Forms", url_name="webforms:list", order=40, active_prefix="/forms/"),
             *core_field_types(),
             *core_actions(),
