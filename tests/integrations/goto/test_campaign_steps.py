@@ -253,3 +253,48 @@ def test_the_catalogue_offers_the_goto_steps(admin_client, events):
     assert {"goto.webinar.registered", "goto.assist.not_attended", "goto.webinar.attended_minutes",
             "goto.webinar.registers", "goto.webinar.attends", "goto.training.attends", "goto.webinar.register",
             "goto.training.register", "goto.meeting.start_link", "goto.training.start_link"} <= keys
+
+
+# -- in a running campaign --------------------------------------------------------------------------------------
+
+def test_a_campaign_branches_on_registration_and_registers_through_goto(sandbox, events):
+    from liaison.campaigns.models import Enrollment
+    from liaison.integrations.goto import services
+    from tests.campaigns.helpers import audience, campaign, run, runs
+
+    segment, (ann, bob) = audience("Ann", "Bob")
+    services.register_contact(Event.objects.get(provider_key=events["plain"]), bob)
+    found = campaign(segment, [("goto.webinar.registered", {"events": [events["plain"]]}, {}, {
+        "no": [("goto.webinar.register", {"events": [events["plain"]]})],
+        "yes": [("goto.training.register", {"events": [events["course"]]})]})])
+    run(found)
+    assert runs(found, step__key="goto.webinar.registered", contact=ann).get().branch == "no"
+    assert runs(found, step__key="goto.webinar.registered", contact=bob).get().branch == "yes"
+    ann_run = runs(found, step__key="goto.webinar.register").get()
+    assert (ann_run.contact, ann_run.status) == (ann, "done")
+    assert Registration.objects.get(event__provider_key=events["plain"], contact=ann).source == "campaign"
+    assert Enrollment.objects.get(contact=ann).context["goto"] == {"product": "webinar", "event": events["plain"]}
+    assert runs(found, step__key="goto.training.register").get().contact == bob
+    assert Registration.objects.filter(event__provider_key=events["course"], contact=bob).exists()
+
+
+def test_registering_for_a_webinar_starts_a_campaign_with_the_webinar_in_its_context(sandbox, events):
+    from liaison.campaigns.models import Enrollment
+    from liaison.core import events as core_events
+    from liaison.integrations.goto import services
+    from tests.campaigns.helpers import campaign, run, runs
+
+    found = campaign(None, [("goto.training.register", {"events": [events["course"]]})],
+                     starts=[{"key": "goto.webinar.registers", "config": {"events": [events["plain"]]}}])
+    dee = ContactFactory(email="dee@people.test", first_name="Dee", last_name="Ell")
+    services.register_contact(Event.objects.get(provider_key=events["launch"]), dee,
+                              fields={"organization": "Acme"})  # another webinar: no enrollment
+    core_events.dispatch()
+    assert not Enrollment.objects.exists()
+    services.register_contact(Event.objects.get(provider_key=events["plain"]), dee)
+    core_events.dispatch()
+    enrollment = Enrollment.objects.get()
+    assert enrollment.contact == dee and enrollment.context["goto"] == {"product": "webinar", "event": events["plain"]}
+    run(found)
+    assert runs(found, step__key="goto.training.register").get().status == "done"
+    assert Registration.objects.filter(event__provider_key=events["course"], contact=dee).exists()
