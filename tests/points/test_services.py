@@ -328,3 +328,21 @@ def test_evaluating_changed_contacts_takes_the_same_queries_for_few_or_many():
               for group in (few, many)]
     assert counts[0] == counts[1]
     assert TriggerFiring.objects.count() == 86
+
+
+def test_a_trigger_runs_the_core_actions_add_to_segment_and_send_email(run_on_commit, smtp_server):
+    from liaison.segments.models import Membership, Segment
+    from tests.factories import EmailFactory
+
+    ann = ContactFactory()
+    hot = Segment.objects.create(name="Hot leads")
+    email = EmailFactory(name="You are hot")
+    trigger(threshold=10, actions=[{"key": "segments.add", "config": {"segments": [hot.pk]}},
+                                   {"key": "emails.send", "config": {"email": email.pk}}])
+    with run_on_commit():
+        contacts.adjust_points([ann.pk], 12)
+    firing = TriggerFiring.objects.get()
+    assert firing.status == "succeeded", firing.results
+    assert [r["message"] for r in firing.results] == ["Added to “Hot leads”.", "Queued “You are hot”."]
+    assert Membership.objects.filter(segment=hot, contact=ann).exists()
+    assert [m.to for m in smtp_server.messages] == [ann.email]

@@ -51,6 +51,10 @@ class SendEmail(CampaignStep):
             keys.setdefault(target.contact.pk, target.dedupe_key)
             contexts.setdefault(target.contact.pk, dict(target.context))
         queued = services.queue_sends(email, list(keys), keys=keys, contexts=contexts)
+        if not services.can_deliver_now():
+            # Inside a caller's transaction (a points trigger): the mail job sends after the commit.
+            services.deliver_later(email, queued.queued_ids)
+            return [ActionResult(True, f"Queued “{email.name}”.", data={"email_id": email.pk}) for _ in targets]
         services.deliver(queued.queued_ids, owner="campaign")
         outcome = {row[0]: row[1:] for row in Send.objects.filter(dedupe_key__in=list(keys.values()))
                    .values_list("contact_id", "status", "reason")}

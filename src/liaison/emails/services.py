@@ -411,11 +411,26 @@ def deliver(send_ids: Iterable[int], *, owner: str = "deliver", batch_size: int 
     return total
 
 
+def can_deliver_now() -> bool:
+    """Whether ``deliver`` may run here: outside any transaction (a test case's own aside)."""
+    return not any(not getattr(block, "_from_testcase", False) for block in db_connection.atomic_blocks)
+
+
+def deliver_later(email: Email, send_ids: list[int], *, label: str = "", user=None) -> Job | None:
+    """Hand queued sends to one ``emails.deliver`` job (what callers inside a transaction do)."""
+    if not send_ids:
+        return None
+    job = jobs.enqueue("emails.deliver", {"send_ids": list(send_ids)},
+                       label=(label or f"Send “{email.name}” to {len(send_ids)} contact(s)")[:300], user=user)
+    Send.objects.filter(pk__in=list(send_ids)).update(job=job)
+    return job
+
+
 def _require_autocommit() -> None:
     """Each acceptance must be committed the moment it is written: inside a transaction, a
     rollback would forget messages the server already took, and a re-run would send them
     again. Jobs run in autocommit; so must any other caller."""
-    if any(not getattr(block, "_from_testcase", False) for block in db_connection.atomic_blocks):
+    if not can_deliver_now():
         raise RuntimeError("Deliver e-mails outside any transaction (as the e-mail jobs do): the record of each "
                            "message the server accepted must be committed at once.")
 
