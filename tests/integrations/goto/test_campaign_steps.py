@@ -298,3 +298,30 @@ def test_registering_for_a_webinar_starts_a_campaign_with_the_webinar_in_its_con
     run(found)
     assert runs(found, step__key="goto.training.register").get().status == "done"
     assert Registration.objects.filter(event__provider_key=events["course"], contact=dee).exists()
+
+
+def test_request_a_support_session_and_e_mail_its_link(sandbox, account, smtp_server,
+                                                      django_capture_on_commit_callbacks):
+    from liaison.integrations.goto.models import AssistSession
+
+    request = step("goto.assist.request")
+    email = EmailFactory(name="Support", html="<p>Click: {assist_button}</p>")
+    config = request.parse({"email_id": email.pk})
+    assert request.check(config) == [] and request.unavailable_reason() is None
+    iva = ContactFactory(email="iva@people.test", first_name="Iva", last_name="Help")
+    with django_capture_on_commit_callbacks(execute=True):
+        [result] = request.run([target(iva)], config)
+    assert result.ok, result.message
+    session = AssistSession.objects.get(session_id=result.data["session_id"])
+    assert session.contact == iva and sandbox.state.assist_sessions[session.session_id].customer_email == \
+        "iva@people.test"
+    message, = smtp_server.to("iva@people.test")
+    assert f'href="{session.customer_join_url}"' in message.html
+    sandbox.scripted.fail(403, {"errorCode": "Forbidden", "description": "The expert may not start sessions."},
+                          when=lambda method, path: method == "POST" and "session" in path.lower())
+    [refused] = request.run([target(iva, 2)], config)
+    assert not refused.ok and not refused.retry and "The expert may not start sessions." in refused.message
+    without = EmailFactory(name="Plain", html="<p>Hi</p>")
+    assert request.check(request.parse({"email_id": without.pk})) == [
+        "Request GoToAssist session (send link): “Plain” does not contain {assist_button}, so the link would not be "
+        "in the message."]

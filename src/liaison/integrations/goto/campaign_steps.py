@@ -24,9 +24,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from liaison.core.contributions import ActionResult, CampaignStep, SegmentFilter
-from liaison.core.errors import RetryableError
+from liaison.core.errors import LiaisonError, RetryableError, ValidationFailed
+from liaison.core.http import ProviderError
 from liaison.core.registry import registry
-from liaison.integrations.goto import forms, points, queries, services
+from liaison.integrations.goto import forms, points, queries, services, support
 from liaison.integrations.goto.models import Registration
 from liaison.integrations.goto.segments import ANY, FACTS, NOUNS, SPECIAL, assist_choices
 from liaison.integrations.goto.spec import PRODUCT_LABELS
@@ -236,6 +237,61 @@ class StartLinkStep(CampaignStep):
         return f"{self.label}: {_names(self.product, [config.event])}"
 
 
+class AssistConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email_id: int = Field(..., title="Send this e-mail template",
+                          description="A template e-mail containing {assist_button} or {support_session_link}.")
+    account: int | None = Field(None, title="GoTo account",
+                                description="The GoToAssist account (blank: the only one with GoToAssist on).")
+
+
+@dataclass(eq=False, repr=False)
+class AssistRequestStep(CampaignStep):
+    """Create a support session for the contact and e-mail its join link (``support``'s workflow,
+    as the form action ``goto.assist.request``). Not idempotent: a re-run would open a second session."""
+
+    def run(self, targets, config: AssistConfig) -> list[ActionResult]:
+        from liaison.emails.models import Email
+
+        email = Email.objects.filter(pk=config.email_id).first()
+        try:
+            if email is None:
+                raise LiaisonError(f"The e-mail #{config.email_id} no longer exists: no session was requested.")
+            integration = support.assist_account(config.account)
+        except (ValidationFailed, LiaisonError) as exc:
+            return [ActionResult(False, forms._words(exc)) for _ in targets]
+        results = []
+        for target in targets:
+            contact = target.contact
+            try:
+                session = support.start_session(integration, contact)
+                support.send_join_link(session, email)
+            except ProviderError as exc:
+                results.append(ActionResult(False, str(exc), retry=exc.retryable))
+                continue
+            except (ValidationFailed, LiaisonError) as exc:
+                results.append(ActionResult(False, forms._words(exc)))
+                continue
+            results.append(ActionResult(True, f"Support session {session.session_id} created; its join link was "
+                                              f"e-mailed to {contact.email} with “{email.name}”.",
+                                        {"session_id": session.session_id, "join_url": session.customer_join_url}))
+        return results
+
+    def config_choices(self, name: str):
+        if name == "account":
+            return forms.account_choices("assist")
+        if name == "email_id":
+            return forms.template_emails()
+        return None
+
+    def check(self, config: AssistConfig) -> list[str]:
+        return forms._check_email(config.email_id, tuple(reversed(support.LINK_TOKENS)), self.label)
+
+    def unavailable_reason(self):
+        return None if support.assist_accounts() else "No GoTo account offers GoToAssist: connect one and switch it on."
+
+
 # -- the catalogue ---------------------------------------------------------------------------------------
 
 def campaign_steps() -> list[CampaignStep]:
@@ -272,4 +328,8 @@ def campaign_steps() -> list[CampaignStep]:
             product=product,
             description=f"E-mails the organizer's start link ({{{services.BUTTON_TOKENS[product]}}}): whoever gets it "
                         f"can start the {product}."))
+    found.append(AssistRequestStep(
+        key="goto.assist.request", label="Request GoToAssist session (send link)", group="GoToAssist",
+        config_schema=AssistConfig, batch_size=20,
+        description="Creates a GoToAssist support session for the contact and e-mails its join link."))
     return found
