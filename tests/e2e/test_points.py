@@ -3,15 +3,12 @@ then a fact scores, the trigger fires, and its log and the contact's card show i
 
 from __future__ import annotations
 
-import pytest
 from django.db import transaction
 
 from liaison.core import events
 from liaison.points.models import PointRule, PointTrigger, TriggerFiring
-from tests.e2e.conftest import browser, page, signed_in  # noqa: F401 - the e2e fixtures
+from tests.points.conftest import crm, point_events  # noqa: F401 - the points tests' fixtures
 from tests.factories import ContactFactory
-
-pytestmark = pytest.mark.e2e
 
 
 def settle(page) -> None:  # noqa: F811 - not the fixture
