@@ -7,16 +7,16 @@ from django.db import transaction
 
 from liaison.core import events
 from liaison.points.models import PointRule, PointTrigger, TriggerFiring
-from tests.points.conftest import crm, point_events  # noqa: F401 - the points tests' fixtures
 from tests.factories import ContactFactory
+from tests.points.conftest import crm, point_events  # noqa: F401 - the points tests' fixtures
 
 
-def settle(page) -> None:  # noqa: F811 - not the fixture
+def settle(page) -> None:
     page.wait_for_function("!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')")
 
 
 def test_build_a_rule_and_a_trigger_then_see_them_work(signed_in, live_server, crm):  # noqa: F811
-    page = signed_in  # noqa: F811
+    page = signed_in
     page.click("nav >> text=Points")
     page.click("text=New rule")
     page.fill("#id_name", "Right wave")
