@@ -323,5 +323,32 @@ def test_request_a_support_session_and_e_mail_its_link(sandbox, account, smtp_se
     assert not refused.ok and not refused.retry and "The expert may not start sessions." in refused.message
     without = EmailFactory(name="Plain", html="<p>Hi</p>")
     assert request.check(request.parse({"email_id": without.pk})) == [
-        "Request GoToAssist session (send link): “Plain” does not contain {assist_button}, so the link would not be "
-        "in the message."]
+        ("Request GoToAssist session (send link): “Plain” does not contain {assist_button}, so the link would not be "
+        "in the message.")]
+
+
+def test_the_builder_api_offers_goto_steps_with_their_events_and_refuses_unknown_ones(api, marketer, events,
+                                                                                      admin_client):
+    import json
+
+    c = api(marketer)
+    types = {t["key"]: t for t in json.loads(c.get("/api/campaigns/step-types").content)}
+    register = types["goto.webinar.register"]
+    assert register["kind"] == "action" and register["idempotent"] and not register["unavailable"]
+    [setting] = register["config"]
+    assert setting["name"] == "events" and events["plain"] in {value for value, _ in setting["choices"]}
+    assert types["goto.webinar.registers"]["can_start"] and types["goto.webinar.registers"]["events"] == [
+        "goto.webinar.registered"]
+    assert types["goto.meeting.not_attended"]["kind"] == "condition"
+    created = json.loads(c.post("/api/campaigns", json.dumps({"name": "Webinar follow-up"}),
+                                content_type="application/json").content)
+    url = f"/api/campaigns/{created['id']}/steps"
+    bad = c.post(url, json.dumps({"key": "goto.webinar.attended", "config": {"events": ["4242"]}}),
+                 content_type="application/json")
+    assert bad.status_code == 422
+    assert "there is no webinar 4242 (is GoTo synchronised?)" in bad.content.decode()
+    good = c.post(url, json.dumps({"key": "goto.webinar.attended", "config": {"events": [events["plain"]]}}),
+                  content_type="application/json")
+    assert good.status_code in (200, 201), good.content
+    page = admin_client.get(f"/campaigns/{created['id']}/")
+    assert page.status_code == 200 and "Attended a webinar" in page.content.decode()
