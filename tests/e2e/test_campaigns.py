@@ -13,16 +13,23 @@ from tests.factories import ContactFactory, EmailFactory
 
 
 def settle(page) -> None:
+    # htmx binds the new content's hx-* attributes in its settle phase, a moment after the swap.
     page.wait_for_function("!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')")
+
+
+def swapped(page, selector: str, state: str = "attached") -> None:
+    """Wait until an htmx swap has put `selector` in the page (or removed it) and has settled."""
+    page.wait_for_selector(selector, state=state)
+    settle(page)
 
 
 def add_step(page, link: str, kind: str, key: str, settings: dict[str, str]) -> None:
     page.click(f"#builder >> text={link}")
-    page.wait_for_selector("#step-kind")
+    swapped(page, "#step-kind")
     page.select_option("#step-kind", kind)
-    settle(page)
+    swapped(page, f"#step-key option[value='{key}']")
     page.select_option("#step-key", key)
-    settle(page)
+    swapped(page, "#step-form button[type=submit]")
     for name, value in settings.items():
         selector = f"#id_step-c-{name}"
         if page.eval_on_selector(selector, "e => e.tagName") == "SELECT":
@@ -30,7 +37,7 @@ def add_step(page, link: str, kind: str, key: str, settings: dict[str, str]) -> 
         else:
             page.fill(selector, value)
     page.click("#step-form button[type=submit]")
-    settle(page)
+    swapped(page, "#step-form", state="detached")
 
 
 def test_build_run_and_follow_a_campaign(signed_in, live_server, smtp_server, settings):
@@ -51,6 +58,7 @@ def test_build_run_and_follow_a_campaign(signed_in, live_server, smtp_server, se
     page.select_option("[id='id_audience-segments.segment']", label="Prospects")
     page.click("button:has-text('Save')")
     page.wait_for_url(re.compile(r"/campaigns/\d+/$"))
+    settle(page)
 
     add_step(page, "+ Add a step", "action", "emails.send", {"email": "Welcome"})
     add_step(page, "+ Add the next step", "condition", "segments.field_value",
@@ -60,8 +68,9 @@ def test_build_run_and_follow_a_campaign(signed_in, live_server, smtp_server, se
     assert "Send “Welcome”" in builder and "Adjust points: +10" in builder
 
     page.click("button:has-text('Publish')")
+    page.wait_for_selector("text=“Onboarding” is published")
     page.click("button:has-text('Run now')")
-    page.wait_for_function("() => document.body.innerText.includes('Adjust points')")
+    page.wait_for_selector("text=Running “Onboarding” now")
     assert sorted(m.to for m in smtp_server.messages) == ["alan@example.com", "grace@example.com"]
     assert Contact.objects.get(pk=grace.pk).points == 10 and Contact.objects.get(pk=alan.pk).points == 0
 
