@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+import pydantic
 import pytest
+from django.db.models import F
 
 from liaison.contacts.models import Contact
 from liaison.core.contributions import CampaignStep, ContactEvent, StepTarget
@@ -129,6 +131,69 @@ def test_a_registration_announces_what_the_decision_waits_for(sandbox, events):
     assert result.ok, result.message
     announced = [e for e in announced_events() if e.key == "goto.webinar.registered" and contact.pk in e.contact_ids]
     assert len(announced) == 1 and registers.matches(config, announced[0])
+
+
+def test_leaves_a_support_session_rated_at_most_n(db):
+    leaves = step("goto.assist.leaves")
+    assert leaves.step_kind == "decision" and leaves.events == ("goto.assist.left",) and leaves.can_start
+
+    def left(rating):
+        return ContactEvent(key="goto.assist.left", contact_ids=(1,), occurred_at=datetime.now(UTC),
+                            ref="goto:1:assist:s1:left", data={"product": "assist", "goto_event_key": "s1",
+                                                                "rating": rating, "resolution": "resolved"})
+    at_most_two = leaves.parse({"max_rating": 2})
+    assert leaves.matches(at_most_two, left(1)) and leaves.matches(at_most_two, left(2))
+    assert not leaves.matches(at_most_two, left(3)) and not leaves.matches(at_most_two, left(None))
+    assert leaves.matches(leaves.parse({}), left(None)) and leaves.matches(leaves.parse({}), left(5))
+    assert not leaves.matches(leaves.parse({}), event("goto.assist.attended", "s1", "assist"))
+    assert leaves.context_from(at_most_two, left(1)) == {"goto": {"product": "assist", "event": "s1"}}
+    assert leaves.summary(at_most_two) == "Leaves a support session rated at most 2 of 5"
+    with pytest.raises(pydantic.ValidationError):
+        leaves.parse({"max_rating": 6})
+
+
+def test_a_campaign_waits_for_a_badly_rated_support_session(sandbox, account):
+    from liaison.core import events as core_events
+    from liaison.integrations.goto import support
+    from tests.campaigns.helpers import audience, campaign, run, runs, statuses
+
+    segment, (rita, hank, nora) = audience("Rita", "Hank", "Nora")
+    found = campaign(segment, [("goto.assist.leaves", {"max_rating": 2}, {}, {
+        "yes": [("contacts.points", {"points": 5, "reason": "Unhappy customer"})]})])
+    run(found)
+    assert statuses(found, "goto.assist.leaves") == {"waiting": 3}
+    # They have waited a while (GoTo's times are whole seconds: a session ending in the same second
+    # as the wait began would look earlier than the wait).
+    runs(found).update(started_at=F("started_at") - timedelta(minutes=5))
+    sessions = {c.first_name: support.start_session(account, c).session_id for c in (rita, hank, nora)}
+    for name, rating in (("Rita", 1), ("Hank", 5), ("Nora", None)):
+        sandbox.start_assist_session(sessions[name])
+        sandbox.end_assist_session(sessions[name], resolution="unresolved")
+        if rating:
+            sandbox.rate_assist_session(sessions[name], rating, "Feedback")
+    assert sync(account, product="assist").status == "succeeded"
+    ours = {rita.pk, hank.pk, nora.pk}  # (the sandbox's own seeded sessions have their customers)
+    left = [e for e in announced_events() if e.key == "goto.assist.left" and ours & set(e.contact_ids)]
+    assert sorted((e.contact_ids, e.data["rating"]) for e in left) == [
+        ((rita.pk,), 1), ((hank.pk,), 5), ((nora.pk,), None)]
+    core_events.dispatch()
+    run(found)
+    assert runs(found, step__key="goto.assist.leaves", contact=rita).get().branch == "yes"
+    assert Contact.objects.get(pk=rita.pk).points == 5
+    assert statuses(found, "goto.assist.leaves") == {"done": 1, "waiting": 2}
+    # Nora rates the session a day later: the rating is announced then, and counts.
+    sandbox.rate_assist_session(sessions["Nora"], 2, "Slow")
+    assert sync(account, product="assist").status == "succeeded"
+    core_events.dispatch()
+    run(found)
+    assert runs(found, step__key="goto.assist.leaves", contact=nora).get().branch == "yes"
+    assert Contact.objects.get(pk=nora.pk).points == 5 and Contact.objects.get(pk=hank.pk).points == 0
+    # A sync that learns nothing new announces nothing.
+    left = [e for e in announced_events() if e.key == "goto.assist.left"]
+    assert [e.data["rating"] for e in left if e.ref.endswith(":rated")] == [2]
+    count = len(left)
+    assert sync(account, product="assist", full=True).status == "succeeded"
+    assert len([e for e in announced_events() if e.key == "goto.assist.left"]) == count
 
 
 def announced_events() -> list[ContactEvent]:
@@ -352,3 +417,16 @@ def test_the_builder_api_offers_goto_steps_with_their_events_and_refuses_unknown
     assert good.status_code in (200, 201), good.content
     page = admin_client.get(f"/campaigns/{created['id']}/")
     assert page.status_code == 200 and "Attended a webinar" in page.content.decode()
+    leaves = types["goto.assist.leaves"]
+    assert leaves["kind"] == "decision" and leaves["can_start"] and leaves["events"] == ["goto.assist.left"]
+    assert [s["name"] for s in leaves["config"]] == ["max_rating"]
+    too_high = c.post(url, json.dumps({"key": "goto.assist.leaves", "config": {"max_rating": 9}}),
+                      content_type="application/json")
+    assert too_high.status_code == 422 and "less than or equal to 5" in too_high.content.decode()
+    rated = c.post(url, json.dumps({"key": "goto.assist.leaves", "config": {"max_rating": 2}, "parent": good.json()["id"],
+                                    "branch": "yes"}), content_type="application/json")
+    assert rated.status_code in (200, 201), rated.content
+    page = admin_client.get(f"/campaigns/{created['id']}/").content.decode()
+    assert "Leaves a support session rated at most 2 of 5" in page
+    editor = admin_client.get(f"/campaigns/{created['id']}/steps/new/?kind=decision&key=goto.assist.leaves")
+    assert 'id="id_step-c-max_rating"' in editor.content.decode()

@@ -44,7 +44,7 @@ def synced(account, capture, **options):
 def test_the_point_events_are_registered():
     assert {e.key for e in registry.all(PointEvent) if e.key.startswith("goto.")} == {
         "goto.webinar.registered", "goto.webinar.attended", "goto.training.registered", "goto.training.attended",
-        "goto.meeting.attended", "goto.assist.attended"}
+        "goto.meeting.attended", "goto.assist.attended", "goto.assist.left"}
     attended = registry.get(PointEvent, "goto.webinar.attended")
     assert attended.group == "GoToWebinar" and attended.subject == "goto_event_key"
 
@@ -146,11 +146,21 @@ def test_training_meeting_and_support_session_facts(account, sandbox, heard, dja
     assert [h["event_key"] for h in about(heard, str(training.training_key))] == ["goto.training.registered"]
     assert [(h["event_key"], h["contact_ids"]) for h in about(heard, str(meeting.meeting_id))] == [
         ("goto.meeting.attended", [ids["mo@people.test"]])]
-    support, = about(heard, joined.session_id)
-    assert support["event_key"] == "goto.assist.attended" and support["contact_ids"] == [ids["ivy@people.test"]]
+    support, = about(heard, joined.session_id, "goto.assist.attended")
+    assert support["contact_ids"] == [ids["ivy@people.test"]]
     assert support["dedup_ref"] == f"goto:{account.pk}:assist:{joined.session_id}"
-    assert about(heard, abandoned.session_id) == []
+    assert about(heard, abandoned.session_id, "goto.assist.attended") == []
+    # Both ended: "left" is announced for each, the abandoned one too, with no rating yet.
+    for session, email in ((joined, "ivy@people.test"), (abandoned, "jon@people.test")):
+        left, = about(heard, session.session_id, "goto.assist.left")
+        assert left["contact_ids"] == [ids[email]] and left["rating"] is None
+        assert left["dedup_ref"] == f"goto:{account.pk}:assist:{session.session_id}:left"
     heard.clear()
     synced(account, django_capture_on_commit_callbacks, full=True)
-    assert [h for h in heard if h["goto_event_key"] in (joined.session_id, str(meeting.meeting_id),
-                                                        str(training.training_key))] == []
+    assert [h for h in heard if h["goto_event_key"] in (joined.session_id, abandoned.session_id,
+                                                        str(meeting.meeting_id), str(training.training_key))] == []
+    sandbox.rate_assist_session(joined.session_id, 4, "Fine")
+    synced(account, django_capture_on_commit_callbacks)
+    rated, = about(heard, joined.session_id)
+    assert (rated["event_key"], rated["rating"], rated["dedup_ref"]) == (
+        "goto.assist.left", 4, f"goto:{account.pk}:assist:{joined.session_id}:rated")

@@ -9,6 +9,8 @@ and actions that register people or e-mail a start link.
   facts announce (``points.POINT_EVENTS``), for the chosen events or any; the event goes to the
   context (``{"goto": {"product", "event"}}``) so a following e-mail's ``{webinar_link}`` uses it.
   They can also start a campaign.
+* **Decision** ``goto.assist.leaves``: waits for a support session that ends (``goto.assist.left``),
+  rated at most N when N is set.
 * **Actions**: ``goto.webinar.register`` / ``goto.training.register`` (fixed events, through
   ``services.register_contact`` as the form action; someone already registered counts as
   registered), ``goto.meeting.start_link`` / ``goto.training.start_link``
@@ -49,6 +51,13 @@ class RegisterConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     events: list[str] = Field(..., min_length=1, title="Events", description="Register to each of these.")
+
+
+class RatingConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_rating: int | None = Field(None, ge=1, le=5, title="Rated at most",
+                                   description="1 to 5. Empty: any session that ends, rated or not.")
 
 
 class StartLinkConfig(BaseModel):
@@ -133,6 +142,30 @@ class FactDecision(CampaignStep):
 
     def summary(self, config: EventsConfig) -> str:
         return f"{self.label}: {_names(self.product, list(config.events)) if config.events else 'any'}"
+
+
+@dataclass(eq=False, repr=False)
+class LeftSessionDecision(CampaignStep):
+    """Waits until a support session of the contact ends (``goto.assist.left``), rated at most N
+    when N is set. A rating that arrives after the session ended is announced then, so a
+    contact waiting here still takes "yes" once the customer rates the session."""
+
+    def matches(self, config: RatingConfig, event) -> bool:
+        if event.key not in self.events:
+            return False
+        rating = event.data.get("rating")
+        return config.max_rating is None or (rating is not None and int(rating) <= config.max_rating)
+
+    def context_from(self, config: RatingConfig, event):
+        return {services.CONTEXT: {"product": "assist", "event": event.subject_value("goto_event_key") or ""}}
+
+    def summary(self, config: RatingConfig) -> str:
+        if config.max_rating is None:
+            return "Leaves a support session"
+        return f"Leaves a support session rated at most {config.max_rating} of 5"
+
+    def unavailable_reason(self):
+        return None if support.assist_accounts() else "No GoTo account offers GoToAssist: connect one and switch it on."
 
 
 # -- actions -------------------------------------------------------------------------------------------
@@ -309,12 +342,17 @@ def campaign_steps() -> list[CampaignStep]:
     for event_key, label in points.POINT_EVENTS:
         product, verb = event_key.split(".")[1:]
         if product == "assist":
-            continue  # the announced support sessions carry no rating (see docs)
+            continue  # support sessions: the rating decision below
         found.append(FactDecision(
             key=f"goto.{product}.{'registers' if verb == 'registered' else 'attends'}", label=label,
             step_kind="decision", group=PRODUCT_LABELS[product], events=(event_key,), can_start=True,
             config_schema=EventsConfig, product=product,
             description=f"Waits until the contact {label[0].lower()}{label[1:]} (the chosen ones, or any)."))
+    found.append(LeftSessionDecision(
+        key="goto.assist.leaves", label="Leaves a support session rated at most N", step_kind="decision",
+        group=PRODUCT_LABELS["assist"], events=("goto.assist.left",), can_start=True, config_schema=RatingConfig,
+        description="Waits until a GoToAssist support session of the contact ends, rated at most N of 5 by the "
+                    "customer (empty: any ending). A rating given after the session ended counts when it arrives."))
     for product in ("webinar", "training"):
         found.append(RegisterStep(
             key=f"goto.{product}.register", label=f"Register to {product}", group=PRODUCT_LABELS[product],

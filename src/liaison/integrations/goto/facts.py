@@ -571,6 +571,8 @@ def store_assist_sessions(integration, records: Iterable[AssistRecord], *, now: 
     if outcomes:
         rules.sessions_imported(integration, outcomes, now)
     points.announce_assist_sessions(integration, [s.session_id for s in rows], now)
+    points.announce_assist_outcomes(integration, {
+        sid: (existing[sid].status, existing[sid].rating) if sid in existing else ("", None) for sid in outcomes}, now)
     return counts
 
 

@@ -2,7 +2,8 @@
 
 Point events (``PointEvent``, what point rules can score): ``goto.webinar.registered``,
 ``goto.webinar.attended``, ``goto.training.registered``, ``goto.training.attended``,
-``goto.meeting.attended``, ``goto.assist.attended`` (a support session the customer joined).
+``goto.meeting.attended``, ``goto.assist.attended`` (a support session the customer joined),
+``goto.assist.left`` (a support session that ended, with its ``rating`` and ``resolution``).
 
 ``occurred`` is sent once per batch of new facts, after the transaction that stored them
 commits, from the one place facts are stored (``facts``: the sync, GoToWebinar's webhooks and
@@ -24,17 +25,20 @@ Keyword arguments:
 * ``dedup_ref``: the same for every announcement of the same fact for the same contact:
   ``goto:<product>:<event key>`` (so registering, cancelling and registering again, or two
   Liaison accounts reading the same webinar, never score twice for one contact), and
-  ``goto:<account id>:assist:<session id>`` for support sessions. Consumers keep
+  ``goto:<account id>:assist:<session id>`` for support sessions (``...:left`` when it ends,
+  ``...:rated`` when its rating arrives only after it ended). Consumers keep
   ``(event_key, contact_id, dedup_ref)`` unique;
 * ``product``, ``integration_id``, ``goto_event_id`` (Liaison's ``Event`` id; None for
   GoToAssist), ``goto_event_key`` (webinarKey, trainingKey, meetingId or the support
-  session id), ``title``.
+  session id), ``title``; ``goto.assist.left`` adds ``rating`` (1–5 or None) and ``resolution``.
 
 Exactly once: each fact carries an ``announced_at`` marker (registrations: the registration;
 attended: the person's first attendance at the event; GoToAssist: the session) set by the
 write that announces it, under a row lock, so a re-run sync or a webhook racing the sync
 announces nothing twice. *Attended* is announced once per person and event, whatever the
-number of sessions.
+number of sessions. *Left* is announced on the stored transition (the session becomes final;
+a final session's rating arrives), in the transaction that stores it, so a re-run that
+changes nothing announces nothing.
 
 History is stored and shown but not announced: facts about events that ended more than
 ``HISTORY`` before Liaison learned of them (a first sync reading last year's webinars) score
@@ -67,6 +71,7 @@ POINT_EVENTS = (
     ("goto.training.attended", "Attends a training"),
     ("goto.meeting.attended", "Attends a meeting"),
     ("goto.assist.attended", "Has a GoToAssist support session"),
+    ("goto.assist.left", "Leaves a GoToAssist support session"),
 )
 
 
@@ -106,18 +111,19 @@ def _claim(qs, now: datetime, *fields: str) -> list[tuple]:
 
 
 def _send(sender, *, event_key: str, rows: list[tuple[int, datetime | None]], now: datetime, dedup_ref: str,
-          product: str, integration_id: int, goto_event_id: int | None, goto_event_key: str, title: str) -> None:
+          product: str, integration_id: int, goto_event_id: int | None, goto_event_key: str, title: str,
+          extra: dict | None = None) -> None:
     contact_ids = sorted({contact_id for contact_id, _ in rows})
     if not contact_ids:
         return
     occurred_at = max((when for _, when in rows if when), default=now)
     kwargs = {"event_key": event_key, "contact_ids": contact_ids, "occurred_at": occurred_at, "dedup_ref": dedup_ref,
               "product": product, "integration_id": integration_id, "goto_event_id": goto_event_id,
-              "goto_event_key": goto_event_key, "title": title}
+              "goto_event_key": goto_event_key, "title": title, **(extra or {})}
     # The durable announcement (points, campaigns) commits with the facts; the signal follows the commit.
     events.announce(event_key, contact_ids, ref=dedup_ref, occurred_at=occurred_at,
                     data={"product": product, "integration_id": integration_id, "goto_event_id": goto_event_id,
-                          "goto_event_key": goto_event_key, "title": title})
+                          "goto_event_key": goto_event_key, "title": title, **(extra or {})})
     transaction.on_commit(lambda: occurred.send(sender=sender, **kwargs))
 
 
@@ -168,3 +174,34 @@ def announce_assist_sessions(integration, session_ids: Iterable[str], now: datet
               integration_id=integration.pk, goto_event_id=None, goto_event_key=session_id,
               title=f"Support session {session_id}")
     return len(rows)
+
+
+def announce_assist_outcomes(integration, previous: dict[str, tuple[str, int | None]], now: datetime) -> int:
+    """Support sessions that just ended, or whose rating just arrived after they ended
+    (``facts.store_assist_sessions``; ``previous``: session id -> the stored (status, rating)
+    before this write, ``("", None)`` for a new one). Returns how many were announced."""
+    from liaison.integrations.goto.assist import FINAL_STATUSES
+
+    if not previous:
+        return 0
+    rows = (AssistSession.objects.filter(integration=integration, session_id__in=list(previous),
+                                         status__in=FINAL_STATUSES, contact__isnull=False)
+            .values_list("contact_id", "session_id", "ended_at", "started_at", "rating", "resolution", "status"))
+    sent = 0
+    for contact_id, session_id, ended_at, started_at, rating, resolution, status in rows:
+        if is_history(ended_at or started_at, now):
+            continue
+        before_status, before_rating = previous[session_id]
+        if before_status not in FINAL_STATUSES:
+            phase = "left"
+        elif before_rating is None and rating is not None:
+            phase = "rated"
+        else:
+            continue
+        _send(AssistSession, event_key="goto.assist.left", rows=[(contact_id, ended_at or started_at)], now=now,
+              dedup_ref=f"goto:{integration.pk}:assist:{session_id}:{phase}", product="assist",
+              integration_id=integration.pk, goto_event_id=None, goto_event_key=session_id,
+              title=f"Support session {session_id}",
+              extra={"rating": rating, "resolution": resolution, "status": status})
+        sent += 1
+    return sent
