@@ -28,9 +28,14 @@ def test_add_and_remove_static_members():
     assert [r.message for r in results] == ["Added to “Warm”."] * 2
     assert set(StaticMember.objects.filter(segment=segment, included=True).values_list("contact_id", flat=True)) == {a.pk, b.pk}
     again = add.run(targets[:1], add.parse({"segments": [segment.pk]}))
-    assert again[0].ok and Membership.objects.filter(segment=segment).count() == 2
+    assert again[0].ok and again[0].message == "Already in “Warm”."
+    assert Membership.objects.filter(segment=segment).count() == 2
+    hot = Segment.objects.create(name="Hot")
+    mixed = add.run(targets[:1], add.parse({"segments": [segment.pk, hot.pk]}))
+    assert mixed[0].message == "Added to “Hot”; already in “Warm”."
     remove = step("segments.remove")
-    assert remove.run(targets[:1], remove.parse({"segments": [segment.pk]}))[0].ok
+    assert remove.run(targets[:1], remove.parse({"segments": [segment.pk]}))[0].message == "Removed from “Warm”."
+    assert remove.run(targets[:1], remove.parse({"segments": [segment.pk]}))[0].message == "Was not in “Warm”."
     assert set(Membership.objects.filter(segment=segment).values_list("contact_id", flat=True)) == {b.pk}
     gone = add.run(targets, add.parse({"segments": [segment.pk + 100]}))
     assert not gone[0].ok and "deleted" in gone[0].message

@@ -58,10 +58,21 @@ class StaticAction(CampaignStep):
         segments = list(Segment.objects.filter(pk__in=config.segments))
         if not segments:
             return [ActionResult(False, "The segments were deleted.") for _ in targets]
+        changed_in: dict[int, list[int]] = {}  # contact -> segments it joined (or left) now
         for segment in segments:
-            services.set_static(segment, ids, self.included, origin="action", source=targets[0].source)
-        words = "Added to" if self.included else "Removed from"
-        return [ActionResult(True, f"{words} {_segment_names([s.pk for s in segments])}.") for _ in targets]
+            for contact_id in services.set_static(segment, ids, self.included, origin="action",
+                                                  source=targets[0].source):
+                changed_in.setdefault(contact_id, []).append(segment.pk)
+        words, unchanged = ("Added to", "Already in") if self.included else ("Removed from", "Was not in")
+        names = {s.pk: f"“{s.name}”" for s in segments}
+        results = []
+        for contact_id in ids:
+            done = changed_in.get(contact_id, [])
+            parts = [f"{words} {', '.join(names[pk] for pk in done)}"] if done else []
+            if rest := [names[pk] for pk in names if pk not in done]:
+                parts.append(f"{unchanged.lower() if parts else unchanged} {', '.join(rest)}")
+            results.append(ActionResult(True, "; ".join(parts) + "."))
+        return results
 
     def check(self, config: SegmentsConfig):
         return _missing(config.segments)
