@@ -34,3 +34,18 @@ def test_update_field_overwrites_or_fills():
     assert dict(Contact.objects.filter(pk__in=[a.pk, b.pk]).values_list("pk", "city")) == {a.pk: "Paris", b.pk: "Lyon"}
     assert update.check(update.parse({"field": "email", "value": "x"}))
     assert not update.check(update.parse({"field": "city", "value": "x"}))
+
+
+def test_two_point_changes_at_the_same_instant_both_reach_the_timeline():
+    import time_machine
+
+    from liaison.contacts.services import adjust_points
+
+    ann = ContactFactory(points=0)
+    with time_machine.travel("2026-03-01 09:00:00Z", tick=False):
+        adjust_points([ann.pk], 5, "Webinar")
+        adjust_points([ann.pk], -2, "Bounce")
+    ann.refresh_from_db()
+    assert ann.points == 3
+    assert sorted(Activity.objects.filter(contact=ann, kind="contact.points").values_list("data__delta", flat=True)) \
+        == [-2, 5]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -527,7 +528,7 @@ def _record_dnc(contact: Contact, source: str) -> None:
     if contact.do_not_contact and not contact.dnc_reason:
         title = "Do not contact"
     record_activities([ActivityInput(contact.pk, "contact.do_not_contact", now, title,
-                                     f"contact.dnc:{contact.pk}:{now.timestamp()}",
+                                     f"contact.dnc:{contact.pk}:{uuid.uuid4().hex}",
                                      {"do_not_contact": contact.do_not_contact, "reason": contact.dnc_reason},
                                      source)])
 
@@ -542,7 +543,9 @@ def adjust_points(contact_ids: Iterable[int], delta: int, reason: str = "", sour
     if not ids or not delta:
         return 0
     now = timezone.now()
-    stamp = now.timestamp()
+    # Each call is its own change (callers make their own calls idempotent): a clock that
+    # reads the same twice must not fold two changes into one timeline entry.
+    call = uuid.uuid4().hex
     changed: list[int] = []
     title = f"{'+' if delta > 0 else '−'}{abs(delta)} point{'s' if abs(delta) != 1 else ''}" + (
         f": {reason}" if reason else "")
@@ -551,7 +554,7 @@ def adjust_points(contact_ids: Iterable[int], delta: int, reason: str = "", sour
             chunk = Contact.objects.filter(pk__in=ids[start:start + CHUNK])
             changed += list(chunk.values_list("pk", flat=True))
             chunk.update(points=F("points") + delta, updated_at=now)
-        record_activities(ActivityInput(cid, "contact.points", now, title, f"contact.points:{cid}:{stamp}",
+        record_activities(ActivityInput(cid, "contact.points", now, title, f"contact.points:{cid}:{call}",
                                         {"delta": delta, "reason": reason}, source) for cid in changed)
         announce_changed(changed)
     return len(changed)
@@ -562,7 +565,7 @@ def add_note(contact: Contact, text: str, user=None) -> Activity:
     if not text:
         raise ValidationFailed({"text": ["Write the note first."]})
     now = timezone.now()
-    key = f"contact.note:{contact.pk}:{now.timestamp()}:{getattr(user, 'pk', '')}"
+    key = f"contact.note:{contact.pk}:{uuid.uuid4().hex}"
     record_activities([ActivityInput(contact.pk, "contact.note", now, text[:300], key,
                                      {"text": text, "by": str(user or "")}, "ui")])
     return Activity.objects.get(dedup_key=key)
