@@ -28,11 +28,17 @@ class ConfigInput:
     @property
     def input_type(self) -> str:
         if self.setting.kind == "multichoice":
-            return "multiselect"
+            # A free list (nothing to choose from): one value per line.
+            return "textarea" if self.free_list else "multiselect"
         if self.choices is not None:
             return "select"
         return {"bool": "boolean", "int": "number", "float": "number", "choice": "select", "url": "url",
                 "secret": "secret"}.get(self.setting.kind, "text")
+
+    @property
+    def free_list(self) -> bool:
+        """A list setting with nothing to choose from (not merely no choices yet)."""
+        return self.setting.kind == "multichoice" and self.choices is None and not self.setting.choices
 
     @property
     def all_choices(self) -> list[tuple[str, str]]:
@@ -50,10 +56,12 @@ def config_inputs(schema, prefix: str, config: dict[str, Any], choices_for: Choi
     found = []
     for setting in describe(schema):
         value = config.get(setting.name, setting.default)
+        item = ConfigInput(setting, input_name(prefix, setting.name), "" if value is None else value,
+                           choices_for(setting.name))
         if setting.kind == "multichoice":
-            value = [str(v) for v in (value or [])]
-        found.append(ConfigInput(setting, input_name(prefix, setting.name), "" if value is None else value,
-                                 choices_for(setting.name)))
+            values = [str(v) for v in (value or [])]
+            item.value = "\n".join(values) if item.free_list else values
+        found.append(item)
     return found
 
 
@@ -68,7 +76,10 @@ def config_from_post(post, prefix: str, schema) -> dict[str, Any]:
             config[setting.name] = bool(post.get(name))
         elif setting.kind == "multichoice":
             values = post.getlist(name) if hasattr(post, "getlist") else post.get(name) or []
-            config[setting.name] = [v for v in ([values] if isinstance(values, str) else values) if v != ""]
+            # Choice values hold no line breaks, so splitting also reads a free list's textarea.
+            lines = [line.strip() for v in ([values] if isinstance(values, str) else values)
+                     for line in str(v).splitlines()]
+            config[setting.name] = [line for line in lines if line]
         elif post.get(name, "") != "":
             config[setting.name] = post.get(name)
     return config
