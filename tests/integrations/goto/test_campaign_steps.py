@@ -245,6 +245,11 @@ def test_register_to_webinar_and_training(sandbox, events):
     [result] = training.run([target(ann)], training.parse({"events": [events["course"]]}))
     assert result.ok and result.data["context"] == {"goto": {"product": "training", "event": events["course"]}}
     assert Registration.objects.get(event__provider_key=events["course"], email_key="ann@people.test").join_url
+    # Run by a points trigger, the registration says so.
+    cal = ContactFactory(email="cal@people.test", first_name="Cal", last_name="Oz")
+    by_points = StepTarget(contact=cal, dedupe_key=f"points:trigger:4:contact:{cal.pk}", source="points")
+    assert register.run([by_points], register.parse({"events": [events["plain"]]}))[0].ok
+    assert Registration.objects.get(event__provider_key=events["plain"], email_key="cal@people.test").source == "points"
 
 
 def test_a_duplicate_registrant_on_goto_counts_as_registered(sandbox, events):

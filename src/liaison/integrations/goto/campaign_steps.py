@@ -188,8 +188,10 @@ class RegisterStep(CampaignStep):
         for target in targets:
             contact = target.contact
 
-            def register(event, contact=contact):
-                outcome = services.register_contact(event, contact, source=Registration.Source.CAMPAIGN)
+            source = Registration.Source.POINTS if target.source == "points" else Registration.Source.CAMPAIGN
+
+            def register(event, contact=contact, source=source):
+                outcome = services.register_contact(event, contact, source=source)
                 return {"event": event.provider_key, "title": event.title, "join_url": outcome.join_url,
                         "created": outcome.created, "context": services.event_context(event)}
 

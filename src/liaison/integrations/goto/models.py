@@ -112,6 +112,7 @@ class Registration(models.Model):
         SYNC = "sync", "Sync"
         FORM = "form", "Form"
         CAMPAIGN = "campaign", "Campaign"
+        POINTS = "points", "Points trigger"
         WEBHOOK = "webhook", "Webhook"
         API = "api", "API"
 
