@@ -152,6 +152,19 @@ def test_an_event_before_the_decision_does_not_count(clock):
     assert statuses(found, "example.clicked") == {"waiting": 1}
 
 
+def test_an_event_stamped_to_the_second_the_wait_began_counts(clock):
+    segment, (ada,) = audience("Ada")
+    found = campaign(segment, [("example.clicked", {}, {"timeout_amount": 1, "timeout_unit": "days"})])
+    clock.move_to(T0 + timedelta(milliseconds=400))
+    run(found)  # waits from 09:00:00.400
+    # GoTo says 09:00:00 for what happened at 09:00:00.700: the same second counts.
+    with transaction.atomic():
+        events.announce("example.clicked", [ada.pk], ref="same-second", occurred_at=T0)
+        events.announce("example.clicked", [ada.pk], ref="a-second-early", occurred_at=T0 - timedelta(seconds=1))
+    events.dispatch()
+    assert (runs(found).get().status, runs(found).get().data["event"]) == ("done", "same-second")
+
+
 def test_start_event_enrols_once_per_fact(clock):
     _, (ada, bob) = audience("Ada", "Bob")
     found = campaign(None, [("example.tag", {"tag": "welcome"})],

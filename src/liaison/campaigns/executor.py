@@ -545,9 +545,12 @@ def _decide(event: ContactEvent, matching: list[tuple[Step, dict]], campaigns: d
             trees: dict[int, Tree], now: datetime) -> None:
     by_step = {step.pk: (step, context) for step, context in matching}
     token = uuid.uuid4().hex
-    # Only runs that were already waiting when the event happened take it.
+    # Only runs that were already waiting when the event happened take it. Providers stamp
+    # events to the second: such an event may have happened up to a second after its stamp.
+    waiting_by = ({"started_at__lt": event.occurred_at + timedelta(seconds=1)}
+                  if event.occurred_at.microsecond == 0 else {"started_at__lte": event.occurred_at})
     qs = StepRun.objects.filter(step_id__in=list(by_step), status=StepRun.Status.WAITING,
-                                contact_id__in=list(event.contact_ids), started_at__lte=event.occurred_at)
+                                contact_id__in=list(event.contact_ids), **waiting_by)
     if not qs.update(status=StepRun.Status.RUNNING, claim=token):
         return
     runs = list(StepRun.objects.filter(claim=token, status=StepRun.Status.RUNNING)
