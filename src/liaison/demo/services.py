@@ -132,6 +132,13 @@ DEMO_SEGMENTS = [
      [{"filter": "contact.custom.newsletter", "operator": "eq", "value": True},
       {"filter": "contact.do_not_contact", "operator": "eq", "value": False}]),
     ("Hot leads", "50 points or more.", [{"filter": "contact.points", "operator": "gte", "value": 50}]),
+    ("Sales-ready", "Added by the “Ready for sales” points trigger at 100 points.", []),
+]
+
+DEMO_POINT_RULES = [
+    {"name": "Submits a form", "event": "webforms.submitted", "points": 5},
+    {"name": "Opens an e-mail", "event": "emails.opened", "points": 2},
+    {"name": "Clicks a link in an e-mail", "event": "emails.clicked", "points": 3},
 ]
 
 # Their filters need a connected GoTo account: seeded by the demo's connection job.
@@ -164,7 +171,8 @@ def _ensure_form(data: dict[str, Any]) -> int:
 
 
 def seed_marketing() -> dict[str, int]:
-    """Segments and a form to start from: a newsletter list, hot leads, a contact form."""
+    """What to start from: a newsletter list, hot leads, a contact form, point rules and a
+    trigger, a draft welcome campaign."""
     segments = _ensure_segments(DEMO_SEGMENTS)
     forms = _ensure_form({
         "name": "Contact us", "success_message": "Thank you! We will get back to you shortly.",
@@ -176,7 +184,42 @@ def seed_marketing() -> dict[str, int]:
         "actions": [{"key": "contact.points", "config": {"points": 10, "reason": "Wrote to us"}},
                     {"key": "segments.add", "config": {"segment_id": segments["Hot leads"].pk}}],
     })
-    return {"segments": len(segments), "forms": forms}
+    return {"segments": len(segments), "forms": forms, **_ensure_points(segments["Sales-ready"]),
+            "campaigns": _ensure_campaign(segments["Newsletter subscribers"])}
+
+
+def _ensure_points(sales_ready) -> dict[str, int]:
+    """Point rules for the core events and a trigger at 100 points (skipped when any exist)."""
+    from liaison.points.models import PointRule, PointTrigger
+    from liaison.points.services import save_rule, save_trigger
+
+    rules = 0 if PointRule.objects.exists() else len([save_rule(spec) for spec in DEMO_POINT_RULES])
+    triggers = 0
+    if not PointTrigger.objects.exists():
+        save_trigger({"name": "Ready for sales", "threshold": 100,
+                      "actions": [{"key": "segments.add", "config": {"segments": [sales_ready.pk]}}]})
+        triggers = 1
+    return {"point_rules": rules, "point_triggers": triggers}
+
+
+def _ensure_campaign(audience) -> int:
+    """A draft welcome campaign to publish from the builder (a draft sends nothing)."""
+    from liaison.campaigns import services as campaigns
+    from liaison.campaigns.models import Campaign
+    from liaison.emails.models import Email
+
+    welcome = Email.objects.filter(name="Welcome").first()
+    if welcome is None or Campaign.objects.exists():
+        return 0
+    campaign = campaigns.create_campaign({
+        "name": "Welcome series", "description": "Welcome the newsletter subscribers; reward those who open it.",
+        "audiences": [{"key": "segments.segment", "values": [str(audience.pk)]}]})
+    send = campaigns.add_step(campaign, {"key": "emails.send", "config": {"email": welcome.pk}})
+    opens = campaigns.add_step(campaign, {"key": "emails.opens", "parent": send.pk, "config": {"emails": [welcome.pk]},
+                                          "timeout_amount": 3, "timeout_unit": "days"})
+    campaigns.add_step(campaign, {"key": "contacts.points", "parent": opens.pk, "branch": "yes",
+                                  "config": {"points": 5, "reason": "Opened the welcome e-mail"}})
+    return 1
 
 
 def seed_goto_marketing() -> dict[str, int]:
