@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-sqlite test-postgres bench clean
+.PHONY: install demo test test-sqlite test-postgres lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ test-sqlite: install
 
 test-postgres: install
 	LIAISON_TEST_DB=postgres $(BIN)/pytest -m postgres $(PYTEST_ARGS)
+
+## Lint: the rules in pyproject.toml ([tool.ruff.lint]); CI runs it before the tests.
+lint: install
+	$(BIN)/ruff check src tests bench
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

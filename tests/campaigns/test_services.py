@@ -121,7 +121,8 @@ def test_positions_move_and_delete(campaign):
     a = services.add_step(campaign, {"key": "example.tag", "config": {"tag": "a"}})
     b = services.add_step(campaign, {"key": "example.tag", "config": {"tag": "b"}})
     c = services.add_step(campaign, {"key": "example.tag", "config": {"tag": "c"}, "position": 0})
-    order = lambda: [s.config["tag"] for s in Step.objects.filter(campaign=campaign, parent=None).order_by("position")]
+    def order():
+        return [s.config["tag"] for s in Step.objects.filter(campaign=campaign, parent=None).order_by("position")]
     assert order() == ["c", "a", "b"]
     services.move_step(b, parent=a.pk)
     assert order() == ["c", "a"]

@@ -26,6 +26,7 @@ def test_send_email_once_per_dedupe_key_and_do_not_contact():
     assert results[0].ok and "Welcome" in results[0].message
     assert not results[1].ok and "Do not contact (unsubscribed)" in results[1].message
     again = send.run(targets, send.parse({"email": email.pk}))
+    assert [r.ok for r in again] == [True, False]  # the re-run reports the same outcome, sends nothing new
     assert Send.objects.filter(email=email).count() == 2
     assert Send.objects.get(contact=a).context == {"goto": {"product": "webinar"}}
     segment_email = EmailFactory(kind="segment")

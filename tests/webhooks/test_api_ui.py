@@ -63,7 +63,7 @@ def test_the_pages(admin_client, receiver):
     page = admin_client.get("/webhooks/")
     assert page.status_code == 200 and b"No subscriptions yet." in page.content
     form = admin_client.post("/webhooks/new/", {"topic": TOPIC, "url": "ftp://x"})
-    assert form.status_code == 422 and "Use a full http:// or https:// address.".encode() in form.content
+    assert form.status_code == 422 and b"Use a full http:// or https:// address." in form.content
     created = admin_client.post("/webhooks/new/", {"topic": TOPIC, "url": f"{RECEIVER}/in", "name": "Bridge"})
     subscription = Subscription.objects.get()
     assert created.status_code == 200 and subscription.secret.encode() in created.content  # shown once

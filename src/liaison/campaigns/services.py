@@ -423,10 +423,10 @@ def publish_problems(campaign: Campaign) -> dict[str, list[str]]:
     problems: dict[str, list[str]] = {}
     if not (campaign.audiences or campaign.starts):
         problems["sources"] = ["Choose where contacts come from: an audience (segments) or an event (a form)."]
-    for index, item in enumerate(campaign.audiences or []):
+    for item in campaign.audiences or []:
         if registry.find(Audience, item.get("key", "")) is None:
             problems.setdefault("sources", []).append(f"The audience {item.get('key')!r} is no longer available.")
-    for index, item in enumerate(campaign.starts or []):
+    for item in campaign.starts or []:
         definition = step_type(item.get("key", ""))
         if definition is None or not definition.can_start:
             problems.setdefault("sources", []).append(f"The start event {item.get('key')!r} is no longer available.")

@@ -31,8 +31,8 @@ from liaison.contacts.fields import (
     is_empty,
 )
 from liaison.contacts.models import Activity, Company, Contact, Field, normalize_email, normalize_name
-from liaison.core.contributions import TimelineKind
 from liaison.core.bulk import select_rows, upsert_rows
+from liaison.core.contributions import TimelineKind
 from liaison.core.errors import ValidationFailed
 from liaison.core.registry import registry
 
@@ -341,7 +341,7 @@ def _upsert_chunk(chunk: list[_Row], companies: dict[str, int], policy, default_
                   defaults_custom, now, result: UpsertResult) -> None:
     existing = {}
     for values in select_rows(Contact, _SELECTED, "email_key", [r.key for r in chunk]):
-        current = dict(zip(_SELECTED, values))
+        current = dict(zip(_SELECTED, values, strict=True))
         existing[current.pop("email_key")] = current
     writes: list[tuple] = []
     new_keys: list[str] = []

@@ -141,7 +141,7 @@ def rotate_all(batch_size: int = 500) -> dict[str, int]:
                 for row in rows:
                     pk, values = row[0], row[1:]
                     update = {}
-                    for name, plain in zip(names, values):
+                    for name, plain in zip(names, values, strict=True):
                         # Empty text is stored as is; JSON values (even {}) are stored encrypted.
                         if plain is None or (plain == "" and isinstance(model._meta.get_field(name),
                                                                          EncryptedTextField)):

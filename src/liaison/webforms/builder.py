@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from liaison.contacts.fields import contact_field_catalogue
+from liaison.core.configform import ConfigInput, config_from_post, config_inputs
 from liaison.core.contributions import FormAction as ActionType
 from liaison.core.contributions import FormFieldType, FormSpec
 from liaison.core.registry import registry
-from liaison.core.configform import ConfigInput, config_from_post, config_inputs
 from liaison.webforms.services import MAX_ACTIONS, MAX_FIELDS, VALIDATION_KEYS, _as_options
 
 FIELD_PROPS = ("key", "label", "type", "help_text", "placeholder", "default", "contact_field")

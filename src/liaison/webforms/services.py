@@ -721,7 +721,6 @@ VIEW_FLUSH_SECONDS = 5.0
 def count_view(form: Form) -> None:
     """Count a view in memory; written in one batch every few seconds (a view is not worth a
     write transaction of its own; a crash loses at most those seconds' views)."""
-    global _last_flush
     key = (form.pk, timezone.localdate())
     with _views_lock:
         _views[key] = _views.get(key, 0) + 1
@@ -731,7 +730,6 @@ def count_view(form: Form) -> None:
 
 
 def flush_views(quiet: bool = False) -> int:
-    global _last_flush
     with _views_lock:
         pending = dict(_views)
         _views.clear()

@@ -9,8 +9,7 @@ from ninja import Query, Router, Schema, Status
 from ninja.pagination import paginate
 from pydantic import ConfigDict, Field
 
-from liaison.core.restapi import Pagination
-from liaison.core.restapi import ERRORS, Id
+from liaison.core.restapi import ERRORS, Id, Pagination
 from liaison.webhooks import services
 from liaison.webhooks.models import Delivery, Subscription
 

@@ -38,7 +38,7 @@ class Budget:
         return cls(key=key, limits=((calls, 1.0),), **kw)
 
     def rates(self) -> list[Rate]:
-        return [Rate(calls, int(seconds * Duration.SECOND)) for calls, seconds in sorted(self.limits, key=lambda l: l[1])]
+        return [Rate(calls, int(seconds * Duration.SECOND)) for calls, seconds in sorted(self.limits, key=lambda limit: limit[1])]
 
     def acquire(self) -> None:
         limiter = _limiter_for(self)

@@ -17,8 +17,8 @@ from ninja import Query, Router, Schema, Status
 from pydantic import ConfigDict, Field
 
 from liaison.api.auth import TokenAuth
-from liaison.core.restapi import ERRORS, Id
 from liaison.core.errors import NotFound, ValidationFailed
+from liaison.core.restapi import ERRORS, Id
 from liaison.integrations.goto import connector, shapes
 from liaison.integrations.goto.models import TriggerEvent
 from liaison.webhooks import services as webhooks
