@@ -30,7 +30,6 @@ from liaison.core.errors import LiaisonError, RetryableError, ValidationFailed
 from liaison.core.http import ProviderError
 from liaison.core.registry import registry
 from liaison.integrations.goto import forms, points, queries, services, support
-from liaison.integrations.goto.models import Registration
 from liaison.integrations.goto.segments import ANY, FACTS, NOUNS, SPECIAL, assist_choices
 from liaison.integrations.goto.spec import PRODUCT_LABELS
 
@@ -188,9 +187,7 @@ class RegisterStep(CampaignStep):
         for target in targets:
             contact = target.contact
 
-            source = Registration.Source.POINTS if target.source == "points" else Registration.Source.CAMPAIGN
-
-            def register(event, contact=contact, source=source):
+            def register(event, contact=contact, source=target.source):  # "campaign" or "points"
                 outcome = services.register_contact(event, contact, source=source)
                 return {"event": event.provider_key, "title": event.title, "join_url": outcome.join_url,
                         "created": outcome.created, "context": services.event_context(event)}
